@@ -1,0 +1,72 @@
+"""mnist-training: Azure ML's tutorial "Train an image classification model" as one Prefect flow.
+
+    python flows/main.py --help
+    python flows/main.py --regularization 0.8 --regularization 0.4 --regularization 0.1
+    python flows/main.py --backend azureml --workspace-config config.json
+
+The flow body is composition only: one call per step of the tutorial, in its order (with one change: the
+data are downloaded and checked before any compute is provisioned, so bad data costs nothing).
+"""
+
+import sys
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.parameters import TrainingParameters
+from tasks.baseline import train_baseline
+from tasks.code import hash_training_code
+from tasks.connect import connect_workspace, delete_compute_target, provision_compute
+from tasks.download import download_mnist
+from tasks.look import look_at_digits
+from tasks.register import register_best
+from tasks.report import publish_report
+from tasks.training import submit_training, training_jobs
+from tasks.upload import upload_data
+from workspaces import stop_all_runs
+from workspaces.base import ModelVersion
+
+
+def stop_training_runs(flow, flow_run, state) -> None:
+    """Cancelled, interrupted or crashed: no training run may outlive (or keep billing after) its flow."""
+    stop_all_runs()
+
+
+@flow(
+    name="mnist-training", task_runner=ThreadPoolTaskRunner(max_workers=32), validate_parameters=False,
+    on_cancellation=[stop_training_runs], on_crashed=[stop_training_runs],
+)  # fmt: skip
+def mnist_training(
+    regularization: list[float] | None = None, experiment_name: str | None = None, backend: str | None = None,
+    workspace_dir: str | None = None, mirrors: list[str] | None = None, dataset: dict | None = None,
+    compute_name: str | None = None, vm_size: str | None = None, min_nodes: int | None = None,
+    max_nodes: int | None = None, vm_priority: str | None = None, idle_seconds_before_scaledown: int | None = None,
+    training_dir: str | None = None, workspace_config: str | None = None, credentials_block: str | None = None,
+    datastore: str | None = None, refresh_cache: bool = False, delete_compute: bool = False,
+) -> ModelVersion:  # fmt: skip
+    """Train the tutorial's model for each regularization rate and register the best (None: the default)."""
+    params = TrainingParameters.from_flow(locals())  # bad input stops here, before anything is done
+
+    ws = connect_workspace(params.workspace)
+    files = download_mnist(ws, params.dataset, params.mirrors)
+    sample = look_at_digits(ws, files)
+    compute = provision_compute(ws, params.compute)
+    data = upload_data(ws, files, "mnist")
+    code = hash_training_code(params.training_dir)
+
+    baseline = train_baseline.submit(ws, files, code)
+    jobs = training_jobs(params.experiment_name, params.regularization, data, code, compute)
+    runs = [submit_training.submit(ws, compute, job, code) for job in jobs]
+    results = [run.result() for run in runs]
+
+    model = register_best(ws, results, files, code)
+    if params.delete_compute:
+        delete_compute_target(ws, compute)
+    publish_report(ws, compute, sample, baseline.result(), results, model)
+    return model.version
+
+
+if __name__ == "__main__":
+    from flows.cli import main
+
+    sys.exit(main(mnist_training))

@@ -1,0 +1,152 @@
+"""The flow's parameters: one typed model, validated first thing in the flow and at the command line.
+
+A value left out (None) takes its default when the model is built, not when this module is imported: the
+compute settings from the tutorial's AML_COMPUTE_CLUSTER_* variables, the workspace from MNIST_FLOW_WORKSPACE,
+the mirrors from MNIST_MIRROR (comma-separated). A deployment run therefore gets the worker's environment,
+and exactly the command line's checks and messages. `ConfigError` carries one line naming the value and what
+was expected; nothing has been downloaded, provisioned or written when it is raised.
+"""
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from flows.checks import check_compute_env, check_folder_creatable, check_mirror
+from tasks.dataset import MNIST, Dataset
+from workspaces.base import ComputeSpec, WorkspaceRef
+from workspaces.errors import ConfigError
+
+PROJECT = Path(__file__).resolve().parents[1]
+PUBLIC_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+BACKENDS = ("local", "azureml")
+EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+
+
+class TrainingParameters(BaseModel):
+    """Everything one run of the flow is given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    regularization: tuple[float, ...] = (0.8,)
+    experiment_name: str = "sklearn-mnist"
+    backend: str = "local"
+    workspace_dir: str = ".workspace"
+    mirrors: tuple[str, ...] = PUBLIC_MIRRORS
+    dataset: Dataset = MNIST
+    compute: ComputeSpec
+    training_dir: str = str(PROJECT / "training")
+    workspace_config: str = "config.json"
+    credentials_block: str | None = None
+    datastore: str | None = None
+    refresh_cache: bool = False
+    delete_compute: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_environment(cls, values: dict[str, Any]) -> dict[str, Any]:
+        values = {k: v for k, v in values.items() if v is not None}
+        if "workspace_dir" not in values and os.environ.get("MNIST_FLOW_WORKSPACE"):
+            values["workspace_dir"] = os.environ["MNIST_FLOW_WORKSPACE"]
+        if "mirrors" not in values and os.environ.get("MNIST_MIRROR"):
+            values["mirrors"] = [m.strip() for m in os.environ["MNIST_MIRROR"].split(",") if m.strip()]
+        backend = values.get("backend", "local")
+        values["compute"] = check_compute_env(values.get("compute") or {}, os.environ, backend)
+        return values
+
+    @field_validator("regularization", mode="before")
+    @classmethod
+    def _positive_rates(cls, rates: Any) -> tuple[float, ...]:
+        rates = [rates] if isinstance(rates, (int, float, str)) else list(rates)
+        if not rates:
+            raise ValueError("no regularization rate given; expected at least one positive number, such as 0.8")
+        checked = []
+        for rate in rates:
+            try:
+                value = float(rate)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"regularization rate {rate!r}: expected a positive finite number, such as 0.8")
+            checked.append(value)
+        return tuple(dict.fromkeys(checked))  # a rate given twice is one run
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected 'local' or 'azureml'")
+        return backend
+
+    @field_validator("experiment_name")
+    @classmethod
+    def _azure_experiment_name(cls, name: str) -> str:
+        if not EXPERIMENT_NAME.match(name):
+            raise ValueError(
+                f"experiment name {name!r}: expected letters, digits, '-' or '_' (at most 255), "
+                "starting with a letter or digit"
+            )
+        return name
+
+    @field_validator("workspace_dir")
+    @classmethod
+    def _creatable_folder(cls, folder: str) -> str:
+        return check_folder_creatable(folder, "workspace folder", "--workspace-dir")
+
+    @field_validator("mirrors", mode="before")
+    @classmethod
+    def _mirrors(cls, mirrors: Any) -> tuple[str, ...]:
+        mirrors = [mirrors] if isinstance(mirrors, str) else list(mirrors)
+        if not mirrors:
+            raise ValueError("no mirror given; expected at least one URL or folder holding the MNIST files")
+        return tuple(check_mirror(str(m)) for m in mirrors)
+
+    @field_validator("training_dir")
+    @classmethod
+    def _has_entry_script(cls, folder: str) -> str:
+        if not (Path(folder) / "train.py").is_file():
+            raise ValueError(f"training folder {folder!r} has no train.py; expected the tutorial's entry script")
+        return str(Path(folder).resolve())
+
+    @classmethod
+    def from_flow(cls, arguments: dict[str, Any]) -> "TrainingParameters":
+        """Validate the flow's arguments (None meaning the default); ConfigError with one line if wrong."""
+        compute_keys = set(ComputeSpec.model_fields) - {"name"} | {"compute_name"}
+        compute = {k.removeprefix("compute_"): v for k, v in arguments.items() if k in compute_keys}
+        values = {k: v for k, v in arguments.items() if k not in compute_keys}
+        try:
+            return cls.model_validate({**values, "compute": {k: v for k, v in compute.items() if v is not None}})
+        except ValidationError as exc:
+            raise ConfigError(one_line(exc)) from None
+
+    def flow_arguments(self, names: set[str]) -> dict[str, Any]:
+        """The validated values of the flow arguments `names`, as plain JSON (what Prefect records)."""
+        plain = self.model_dump(mode="json")
+        compute = plain.pop("compute")
+        plain.update({f"compute_{k}" if k == "name" else k: v for k, v in compute.items()})
+        return {name: plain[name] for name in names}
+
+    @property
+    def workspace(self) -> WorkspaceRef:
+        azure = self.backend == "azureml"
+        return WorkspaceRef(
+            backend=self.backend, directory=str(Path(self.workspace_dir).resolve()),
+            config_path=str(Path(self.workspace_config).resolve()) if azure else None,
+            credentials_block=self.credentials_block if azure else None, datastore=self.datastore if azure else None,
+        )  # fmt: skip
+
+
+def one_line(exc: ValidationError) -> str:
+    """The first problem pydantic found, as the sentence our validators wrote or 'field=value: problem'."""
+    error = exc.errors()[0]
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}={error.get('input')!r}: {error['msg']}"

@@ -1,0 +1,32 @@
+"""connect_workspace and provision_compute: the tutorial's `Workspace.from_config()` and its create-or-attach
+of an AmlCompute cluster. Neither is cached: both are cheap, and a second run should say that it attached."""
+
+from prefect import get_run_logger, task
+
+import workspaces
+from tasks.logs import forward_workspace_logs
+from tasks.retries import retrying
+from workspaces.base import ComputeSpec, ComputeTarget, WorkspaceRef
+
+
+@task(**retrying())
+def connect_workspace(ws: WorkspaceRef) -> WorkspaceRef:
+    forward_workspace_logs()
+    workspace = workspaces.connect(ws)
+    get_run_logger().info("connected to %s", workspace.name)
+    return ws
+
+
+@task(**retrying())
+def provision_compute(ws: WorkspaceRef, spec: ComputeSpec) -> ComputeTarget:
+    target = workspaces.open_workspace(ws).provision_compute(spec)
+    verb = "created" if target.created else "attached existing"
+    get_run_logger().info("%s compute target %r (%s, up to %d nodes)", verb, target.name, target.kind, target.max_nodes)
+    return target
+
+
+@task
+def delete_compute_target(ws: WorkspaceRef, compute: ComputeTarget) -> None:
+    """The tutorial's last cell, `compute_target.delete()`: opt-in (--delete-compute)."""
+    workspaces.open_workspace(ws).delete_compute(compute)
+    get_run_logger().info("deleted compute target %r", compute.name)

@@ -1,0 +1,149 @@
+"""download_mnist: the tutorial's `urlretrieve` of four files, made dependable.
+
+Mirrors are tried in order, for each file; what a mirror serves is checked against the dataset's sha256 and
+written to a temporary name, renamed only once it is whole and right; a file already present with the right
+sha256 is not fetched again. When no mirror serves a file, the error lists what each one returned; it is
+retried (TransientError) if any of them failed in a way a second try may not (network, HTTP 429/5xx).
+"""
+
+import hashlib
+import http.client
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from prefect import get_run_logger
+
+from tasks.caching import workspace_task
+from tasks.dataset import DataFile, Dataset, LocalFiles
+from tasks.mnist import check_mnist
+from tasks.progress import ProgressReport
+from tasks.retries import retrying
+from workspaces.base import WorkspaceRef
+from workspaces.errors import DataError, TransientError
+from workspaces.files import CHUNK, sha256_file, writing
+
+TIMEOUT_SECONDS = 30.0
+Progress = Callable[[float, float], None]
+
+
+class MirrorFailed(Exception):
+    def __init__(self, problem: str, transient: bool):
+        super().__init__(problem)
+        self.transient = transient
+
+
+def files_intact(files: LocalFiles) -> bool:
+    return all(p.is_file() and sha256_file(p) == files.files[p.name] for p in files.paths)
+
+
+def download_files(
+    dataset: Dataset, folder: Path, mirrors: tuple[str, ...], progress: Progress = lambda d, t: None,
+    say: Callable[[str], None] = print, timeout: float = TIMEOUT_SECONDS,
+) -> LocalFiles:  # fmt: skip
+    for index, file in enumerate(dataset.files):
+        target = folder / file.name
+        if target.is_file() and sha256_file(target) == file.sha256:
+            say(f"{file.name}: already here with the expected sha256; not downloaded again")
+        else:
+            moved = lambda done, size: progress(index + done / size, len(dataset.files))  # noqa: E731
+            mirror = fetch_from_mirrors(file, target, mirrors, moved, timeout)
+            say(f"{file.name}: downloaded from {mirror}")
+        progress(index + 1, len(dataset.files))
+    return LocalFiles(folder=str(folder), files=dataset.checksums)
+
+
+def fetch_from_mirrors(
+    file: DataFile, target: Path, mirrors: tuple[str, ...], progress: Progress, timeout: float = TIMEOUT_SECONDS
+) -> str:
+    """The mirror that served `file` whole and right; DataError or TransientError listing every failure."""
+    failures = []
+    for mirror in mirrors:
+        try:
+            fetch(mirror, file, target, progress, timeout)
+            return mirror
+        except MirrorFailed as failure:
+            failures.append((mirror, failure))
+    listing = "; ".join(f"{mirror}: {failure}" for mirror, failure in failures)
+    message = f"no mirror served a valid {file.source} (sha256 {file.sha256[:12]}...): {listing}"
+    if any(failure.transient for _, failure in failures):
+        raise TransientError(message)
+    raise DataError(message + "; check the mirrors (--mirror, MNIST_MIRROR) or the dataset description")
+
+
+def fetch(mirror: str, file: DataFile, target: Path, progress: Progress, timeout: float = TIMEOUT_SECONDS) -> None:
+    """Copy one file from one mirror to `target`, atomically; MirrorFailed says why not."""
+    with writing(target) as partial, open(partial, "wb") as out:
+        digest, done = hashlib.sha256(), 0
+        with open_source(mirror, file.source, timeout) as (stream, size):
+            while chunk := _read(stream):
+                digest.update(chunk)
+                out.write(chunk)
+                done += len(chunk)
+                progress(done, size or done)
+        if size is not None and done != size:
+            raise MirrorFailed(f"truncated: {done} of {size} bytes", transient=True)
+        if digest.hexdigest() != file.sha256:
+            raise MirrorFailed(f"wrong content: sha256 {digest.hexdigest()[:12]}...", transient=False)
+
+
+def _read(stream) -> bytes:
+    try:
+        return stream.read(CHUNK)
+    except http.client.IncompleteRead as exc:
+        raise MirrorFailed(f"truncated: connection closed after {len(exc.partial)} bytes", transient=True) from exc
+    except (TimeoutError, socket.timeout) as exc:
+        raise MirrorFailed("no data within the time-out", transient=True) from exc
+    except OSError as exc:
+        raise MirrorFailed(f"connection lost: {exc}", transient=True) from exc
+
+
+class open_source:
+    """Context manager over a mirror's file: (readable stream, size in bytes or None)."""
+
+    def __init__(self, mirror: str, name: str, timeout: float):
+        self.mirror, self.name, self.timeout = mirror, name, timeout
+
+    def __enter__(self):
+        parsed = urlparse(self.mirror)
+        if parsed.scheme in ("http", "https"):
+            self.stream = _open_url(self.mirror.rstrip("/") + "/" + self.name, self.timeout)
+            length = self.stream.headers.get("Content-Length")
+            return self.stream, int(length) if length and length.isdigit() else None
+        folder = Path(url2pathname(parsed.path)) if parsed.scheme == "file" else Path(self.mirror)
+        try:
+            self.stream = open(folder / self.name, "rb")
+        except OSError as exc:
+            raise MirrorFailed(f"cannot read {folder / self.name}: {exc.strerror}", transient=False) from exc
+        return self.stream, (folder / self.name).stat().st_size
+
+    def __exit__(self, *exc_info) -> None:
+        self.stream.close()
+
+
+def _open_url(url: str, timeout: float):
+    request = urllib.request.Request(url, headers={"User-Agent": "mnist-flow"})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        transient = exc.code == 429 or exc.code >= 500
+        raise MirrorFailed(f"HTTP {exc.code} {exc.reason}", transient=transient) from exc
+    except (TimeoutError, socket.timeout) as exc:
+        raise MirrorFailed(f"no response within {timeout:g} s", transient=True) from exc
+    except urllib.error.URLError as exc:
+        raise MirrorFailed(f"unreachable ({exc.reason})", transient=True) from exc
+
+
+@workspace_task(still_true=lambda files, inputs: files_intact(files), exclude=("mirrors",), **retrying())
+def download_mnist(ws: WorkspaceRef, dataset: Dataset, mirrors: tuple[str, ...]) -> LocalFiles:
+    """The four files into the workspace's downloads/, each checked against the dataset's sha256."""
+    logger = get_run_logger()
+    with ProgressReport("download-progress", f"Downloading {dataset.name}") as report:
+        files = download_files(dataset, ws.downloads_dir, mirrors, report.update, logger.info)
+    counts = check_mnist(files)  # bad data stops here, before any compute is provisioned
+    logger.info("%(train)d training and %(test)d test images, all well-formed", counts)
+    return files

@@ -1,0 +1,20 @@
+"""MNIST as the flow's own steps read it: training/utils.py's checked loader, with its errors as DataError."""
+
+import numpy as np
+
+from tasks.dataset import LocalFiles
+from training import utils
+from workspaces.errors import DataError
+
+
+def load_split(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images scaled to 0..1 as float32, and labels, of 'train' or 'test'; DataError if a file is malformed."""
+    try:
+        return utils.load_split(files.folder, split)
+    except utils.IdxFormatError as exc:
+        raise DataError(f"{exc}; check the dataset's files (or its description's sha256s)") from exc
+
+
+def check_mnist(files: LocalFiles) -> dict[str, int]:
+    """Parse all four files as train.py will; the number of training and test images."""
+    return {split: len(load_split(files, split)[1]) for split in ("train", "test")}

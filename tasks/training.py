@@ -1,0 +1,47 @@
+"""submit_training: the tutorial's Estimator runs, one per regularization rate, on the compute target.
+
+Each run is submitted, its log followed line by line into the Prefect run log under the run's name while it
+goes, and its metrics returned. A run killed from outside (a pre-empted node) is retried; a run whose script
+fails is not, and the flow ends with its last log lines. A finished run is cached by data, training code,
+regularization and compute, so adding one rate runs exactly one new run.
+"""
+
+from collections.abc import Sequence
+
+from prefect import get_run_logger
+
+import workspaces
+from tasks.caching import workspace_task
+from tasks.code import TrainingCode
+from tasks.retries import retrying
+from workspaces.base import ComputeTarget, DataRef, RunResult, TrainingJob, WorkspaceRef
+
+
+def run_name(rate: float) -> str:
+    return f"reg-{rate:g}"
+
+
+def training_jobs(
+    experiment: str, rates: Sequence[float], data: DataRef, code: TrainingCode, compute: ComputeTarget
+) -> list[TrainingJob]:
+    return [
+        TrainingJob(experiment=experiment, run_name=run_name(rate), regularization=rate, data=data,
+                    source_dir=code.folder, source_hash=code.sha256, compute=compute.name)  # fmt: skip
+        for rate in rates
+    ]
+
+
+def still_a_finished_run(result: RunResult, inputs: dict) -> bool:
+    return workspaces.open_workspace(inputs["ws"]).holds(result)
+
+
+# the target's scale settings are left out of the key (the job names the target): more nodes, same models
+@workspace_task(still_true=still_a_finished_run, exclude=("compute",), **retrying(retries=2))
+def submit_training(ws: WorkspaceRef, compute: ComputeTarget, job: TrainingJob, code: TrainingCode) -> RunResult:
+    logger = get_run_logger()
+    workspace = workspaces.open_workspace(ws)
+    run = workspace.submit(job, compute)
+    logger.info("submitted run %s (regularization %g) to %r: %s", run.name, job.regularization, compute.name, run.url)
+    result = workspace.stream_logs(run, lambda line: logger.info("[%s] %s", run.name, line))
+    logger.info("run %s finished: accuracy %.4f", run.name, result.accuracy)
+    return result

@@ -1,0 +1,21 @@
+"""upload_data: the tutorial's `ds.upload(src_dir='./data', target_path='mnist')`, content-addressed.
+
+The datastore keeps the tutorial's layout (target path `mnist`, files `train-images.gz` ...), so a training
+script written for the tutorial finds its data; the workspace copies only what it does not already hold
+with the same sha256. The returned DataRef is what the runs receive as `--data-folder`.
+"""
+
+import workspaces
+from tasks.caching import workspace_task
+from tasks.dataset import LocalFiles
+from tasks.retries import retrying
+from workspaces.base import DataRef, WorkspaceRef
+
+
+def still_in_datastore(data: DataRef, inputs: dict) -> bool:
+    return workspaces.open_workspace(inputs["ws"]).holds(data)
+
+
+@workspace_task(still_true=still_in_datastore, **retrying())
+def upload_data(ws: WorkspaceRef, files: LocalFiles, target: str = "mnist") -> DataRef:
+    return workspaces.open_workspace(ws).upload(files.paths, target)

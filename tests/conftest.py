@@ -1,0 +1,60 @@
+"""Fixtures shared by the suite: an isolated Prefect (own PREFECT_HOME and server), tiny MNIST-shaped data
+served by a real HTTP server on 127.0.0.1, and a fresh workspace folder per test. Nothing reaches the internet."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Prefect reads its settings when first imported: isolate them before any test module imports it
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="mnist-flow-prefect-home-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
+for variable in ("MNIST_MIRROR", "MNIST_FLOW_WORKSPACE", "AML_COMPUTE_CLUSTER_NAME", "AML_COMPUTE_CLUSTER_MIN_NODES",
+                 "AML_COMPUTE_CLUSTER_MAX_NODES", "AML_COMPUTE_CLUSTER_SKU", "PREFECT_API_URL"):  # fmt: skip
+    os.environ.pop(variable, None)
+
+from tests.idx_files import write_tiny_mnist  # noqa: E402
+from tests.mirror_server import MirrorServer  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = PROJECT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """One Prefect server for the session (a subprocess on 127.0.0.1 with a temporary database)."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> tuple[Path, dict]:
+    """A folder holding tiny MNIST-shaped files under MNIST's names, and their dataset description."""
+    folder = tmp_path_factory.mktemp("tiny-mirror")
+    return folder, write_tiny_mnist(folder)
+
+
+@pytest.fixture
+def mirror(tiny_data) -> MirrorServer:
+    with MirrorServer(tiny_data[0]) as server:
+        yield server
+
+
+@pytest.fixture
+def training_copy(tmp_path) -> Path:
+    """A copy of training/ that a test may edit (a run script that fails, is killed, ...)."""
+    folder = tmp_path / "training"
+    shutil.copytree(PROJECT / "training", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+@pytest.fixture
+def subprocess_env(prefect_api) -> dict[str, str]:
+    """The environment for a flow started as a command: the session's Prefect server, no stray settings."""
+    return {**os.environ, "PREFECT_API_URL": prefect_api}

@@ -1,0 +1,116 @@
+"""The whole flow on the local workspace, on tiny data served over HTTP: caching, retries, failures."""
+
+import pytest
+
+from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs, model_versions, run_flow
+from tests.prefect_api import artifacts, log_lines, task_states
+
+CACHED_STEPS = ("download_mnist", "look_at_digits", "upload_data", "train_baseline", "submit_training", "register_best")
+ARTIFACT_KEYS = {"sample-digits", "training-metrics", "accuracy-vs-regularization", "confusion-matrix", "model-card",
+                 "model-link", "run-summary", "download-progress"}  # fmt: skip
+
+
+@pytest.fixture
+def flow(prefect_api, mirror, tiny_data, tmp_path):
+    defaults = {"workspace_dir": str(tmp_path / "ws"), "mirrors": [mirror.url], "dataset": tiny_data[1], "max_nodes": 2}
+    return lambda **arguments: run_flow(**{**defaults, **arguments})
+
+
+def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
+    first = flow()
+    assert first.is_completed(), first.message
+    version = first.result()
+    assert (version.name, version.version, version.champion) == ("sklearn_mnist", "1", True)
+    assert version.accuracy > 0.9 and version.tags["regularization_rate"] == "0.8"
+    assert set(version.tags) >= {"run_id", "data_sha256", "training_code_sha256", "model_sha256",
+                                 "version_scikit-learn"}  # fmt: skip
+    lines = log_lines(flow_run_id(first), expect="[reg-0.8] Accuracy is")
+    assert any(line.startswith("[reg-0.8] Train a logistic regression model") for line in lines)
+    assert ARTIFACT_KEYS <= set(artifacts(flow_run_id(first)))
+    fetched = len(mirror.requests)
+
+    second = flow()
+    assert second.is_completed(), second.message
+    states = task_states(flow_run_id(second))
+    assert {step: states[step] for step in CACHED_STEPS} == {step: ["Cached"] for step in CACHED_STEPS}
+    assert len(mirror.requests) == fetched  # nothing downloaded
+    assert len(mlflow_runs(tmp_path / "ws")) == 1  # no new MLflow run
+    assert ARTIFACT_KEYS - {"download-progress"} <= set(artifacts(flow_run_id(second)))
+    assert "found compute target 'cpu-cluster'" in " ".join(log_lines(flow_run_id(second), expect="found compute"))
+
+
+def test_adding_a_rate_runs_exactly_one_new_training_run(flow, tmp_path):
+    assert flow(regularization=[0.8]).is_completed()
+    second = flow(regularization=[0.8, 0.05])
+    assert second.is_completed(), second.message
+    assert sorted(task_states(flow_run_id(second))["submit_training"]) == ["Cached", "Completed"]
+    assert [r.data.tags["mlflow.runName"] for r in mlflow_runs(tmp_path / "ws")] == ["reg-0.8", "reg-0.05"]
+    rows = artifacts(flow_run_id(second))["training-metrics"].data
+    assert "reg-0.05" in rows and "reg-0.8" in rows and "local baseline" in rows
+
+
+def test_editing_the_training_code_reruns_the_training(flow, training_copy):
+    assert flow(training_dir=str(training_copy)).is_completed()
+    edit_train_script(training_copy, "    print('edited')\n")
+    second = flow(training_dir=str(training_copy))
+    states = task_states(flow_run_id(second))
+    assert states["submit_training"] == ["Completed"] and states["download_mnist"] == ["Cached"]
+    assert any("[reg-0.8] edited" in line for line in log_lines(flow_run_id(second), expect="edited"))
+
+
+def test_a_deleted_download_is_fetched_again(flow, mirror, tmp_path):
+    assert flow().is_completed()
+    (tmp_path / "ws" / "downloads" / "test-labels.gz").unlink()
+    fetched = len(mirror.requests)
+    second = flow()
+    assert task_states(flow_run_id(second))["download_mnist"] == ["Completed"]
+    assert mirror.requests[fetched:] == ["t10k-labels-idx1-ubyte.gz"]
+    assert task_states(flow_run_id(second))["submit_training"] == ["Cached"]  # same content, same runs
+
+
+def test_refresh_cache_recomputes_everything_but_keeps_the_champion(flow, tmp_path):
+    assert flow().is_completed()
+    second = flow(refresh_cache=True)
+    states = task_states(flow_run_id(second))
+    assert all(states[step] == ["Completed"] for step in CACHED_STEPS), states
+    version = second.result()
+    assert version.version == "2" and not version.champion  # equal accuracy is not better: alias stays on 1
+    assert sorted(v.version for v in model_versions(tmp_path / "ws")) == ["1", "2"]
+
+
+def test_a_run_killed_from_outside_is_retried(flow, training_copy, tmp_path):
+    marker = tmp_path / "killed-once"
+    edit_train_script(training_copy, f"    import os, signal, pathlib\n    m = pathlib.Path({str(marker)!r})\n"
+                                     "    if not m.exists():\n        m.touch(); print('about to be killed', flush=True)\n"
+                                     "        os.kill(os.getpid(), signal.SIGKILL)\n")  # fmt: skip
+    state = flow(training_dir=str(training_copy))
+    assert state.is_completed(), state.message
+    assert [r.info.status for r in mlflow_runs(tmp_path / "ws")] == ["KILLED", "FINISHED"]
+    assert len(model_versions(tmp_path / "ws")) == 1
+    lines = log_lines(flow_run_id(state), expect="killed by SIGKILL")
+    assert any("training run 'reg-0.8' was killed by SIGKILL from outside" in line for line in lines)
+
+
+def test_a_failing_script_is_not_retried_and_the_flow_says_why(flow, training_copy, tmp_path):
+    edit_train_script(training_copy, "    raise RuntimeError('boom in train.py')\n")
+    state = flow(training_dir=str(training_copy))
+    assert state.is_failed()
+    error = state.result(raise_on_failure=False)
+    assert "training run 'reg-0.8' failed (exit status 1); not retried" in str(error)
+    assert "RuntimeError: boom in train.py" in str(error)  # the run's last log lines
+    assert [r.info.status for r in mlflow_runs(tmp_path / "ws")] == ["FAILED"]  # one attempt only
+    assert model_versions(tmp_path / "ws") == []
+
+
+def test_a_memory_error_suggests_fewer_nodes(flow, training_copy):
+    edit_train_script(training_copy, "    raise MemoryError('Unable to allocate 188. MiB')\n")
+    error = flow(training_dir=str(training_copy)).result(raise_on_failure=False)
+    assert "ran out of memory: lower max_nodes (--max-nodes or AML_COMPUTE_CLUSTER_MAX_NODES)" in str(error)
+
+
+def test_a_deployment_run_with_bad_parameters_fails_before_doing_anything(prefect_api, tmp_path):
+    state = run_flow(regularization=[-1], workspace_dir=str(tmp_path / "ws"))
+    assert state.is_failed()
+    assert str(state.result(raise_on_failure=False)) == (
+        "regularization rate -1: expected a positive finite number, such as 0.8")
+    assert not (tmp_path / "ws").exists()

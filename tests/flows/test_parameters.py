@@ -1,0 +1,97 @@
+"""The flow's parameters: every bad input is one line naming the value and what was expected."""
+
+import os
+
+import pytest
+
+from flows.parameters import PUBLIC_MIRRORS, TrainingParameters
+from workspaces.errors import ConfigError
+
+
+def params(**arguments) -> TrainingParameters:
+    return TrainingParameters.from_flow(arguments)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"regularization": [-1]}, r"regularization rate -1: expected a positive finite number, such as 0\.8"),
+        ({"regularization": [0]}, r"regularization rate 0: expected a positive finite number"),
+        ({"regularization": ["nan"]}, r"regularization rate 'nan': expected a positive finite number"),
+        ({"regularization": ["inf"]}, r"regularization rate 'inf'"),
+        ({"regularization": ["abc"]}, r"regularization rate 'abc'"),
+        ({"regularization": []}, r"no regularization rate given; expected at least one positive number"),
+        ({"backend": "azure"}, r"unknown backend 'azure'; expected 'local' or 'azureml'"),
+        ({"max_nodes": 0}, r"max_nodes 0: expected at least 1 node"),
+        ({"max_nodes": 2, "min_nodes": 3}, r"max_nodes 2 is below min_nodes 3; expected max_nodes >= min_nodes"),
+        ({"max_nodes": "two"}, r"max_nodes='two': expected a whole number"),
+        ({"min_nodes": -1}, r"min_nodes -1, idle seconds 1800: expected numbers of 0 or more"),
+        ({"compute_name": "x"}, r"compute name 'x': expected 2 to 16 letters"),
+        ({"vm_priority": "spot"}, r"vm_priority 'spot': expected 'dedicated' or 'lowpriority'"),
+        ({"mirrors": ["ftp://example.org/mnist"]}, r"mirror 'ftp://example.org/mnist': expected an http://"),
+        ({"mirrors": ["/no/such/folder"]}, r"mirror '/no/such/folder': expected an http://, https:// or file://"),
+        ({"mirrors": ["https://user:secret@example.org/"]}, r"a mirror URL must not carry a password"),
+        ({"mirrors": []}, r"no mirror given"),
+        ({"experiment_name": "my experiment"}, r"experiment name 'my experiment': expected letters, digits"),
+        ({"training_dir": "/tmp"}, r"training folder '/tmp' has no train.py"),
+        ({"dataset": {"name": "x", "files": []}}, r"dataset lacks train-images.gz"),
+        ({"unknown_flag": 1}, r"unknown_flag=1: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_input_is_one_clear_line(arguments, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        params(**arguments)
+    assert "\n" not in str(error.value)
+
+
+def test_a_workspace_under_a_regular_file_cannot_be_created(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"workspace folder .* cannot be created: .*file is a file, not a folder"):
+        params(workspace_dir=str(tmp_path / "file" / "ws"))
+    assert not (tmp_path / "file").is_dir()
+
+
+def test_defaults_are_the_tutorials():
+    p = params()
+    assert p.regularization == (0.8,) and p.experiment_name == "sklearn-mnist" and p.backend == "local"
+    assert p.compute.name == "cpu-cluster" and p.compute.vm_size == "STANDARD_D2_V2" and p.compute.min_nodes == 0
+    assert p.compute.max_nodes == os.cpu_count()  # local: as many runs at once as cores
+    assert p.mirrors == PUBLIC_MIRRORS
+
+
+def test_azure_keeps_the_tutorials_four_nodes():
+    assert params(backend="azureml").compute.max_nodes == 4
+
+
+def test_the_tutorials_compute_variables_are_honoured(monkeypatch):
+    monkeypatch.setenv("AML_COMPUTE_CLUSTER_NAME", "gpu-cluster")
+    monkeypatch.setenv("AML_COMPUTE_CLUSTER_MIN_NODES", "1")
+    monkeypatch.setenv("AML_COMPUTE_CLUSTER_MAX_NODES", "3")
+    monkeypatch.setenv("AML_COMPUTE_CLUSTER_SKU", "STANDARD_NC6")
+    compute = params().compute
+    assert (compute.name, compute.min_nodes, compute.max_nodes, compute.vm_size) == ("gpu-cluster", 1, 3, "STANDARD_NC6")
+    assert params(max_nodes=2).compute.max_nodes == 2  # a given value beats the environment
+
+
+def test_a_bad_compute_variable_names_the_variable(monkeypatch):
+    monkeypatch.setenv("AML_COMPUTE_CLUSTER_MAX_NODES", "many")
+    with pytest.raises(ConfigError, match=r"AML_COMPUTE_CLUSTER_MAX_NODES='many': expected a whole number"):
+        params()
+
+
+def test_mirror_and_workspace_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_MIRROR", f"{tmp_path}, https://example.org/mnist/")
+    monkeypatch.setenv("MNIST_FLOW_WORKSPACE", str(tmp_path / "ws"))
+    p = params()
+    assert p.mirrors == (str(tmp_path), "https://example.org/mnist/")
+    assert p.workspace.directory == str(tmp_path / "ws")
+
+
+def test_a_rate_given_twice_is_one_run():
+    assert params(regularization=[0.8, "0.4", 0.8]).regularization == (0.8, 0.4)
+
+
+def test_flow_arguments_are_the_validated_values(tmp_path):
+    p = params(regularization=["0.5"], max_nodes="2", mirrors=[str(tmp_path)])
+    assert p.flow_arguments({"regularization", "max_nodes", "mirrors"}) == {
+        "regularization": [0.5], "max_nodes": 2, "mirrors": [str(tmp_path)]}  # fmt: skip

@@ -1,0 +1,51 @@
+"""Reading back what Prefect recorded about a flow run: task states, log lines, artifacts."""
+
+import time
+from collections import defaultdict
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+FINAL = {"Completed", "Cached", "Failed", "Crashed", "Cancelled"}
+
+
+def eventually(read, accept, timeout: float = 15.0):
+    """Prefect records task states and logs a moment after they happen: read until `accept`, or give up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if accept(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def task_states(flow_run_id) -> dict[str, list[str]]:
+    """step name -> the final state names of its task runs (one per run, retries included as one)."""
+
+    def read():
+        with get_client(sync_client=True) as client:
+            return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+    runs = eventually(read, lambda runs: all(r.state_name in FINAL for r in runs))
+    states = defaultdict(list)
+    for run in runs:
+        states[run.name.rsplit("-", 1)[0]].append(run.state_name)
+    return dict(states)
+
+
+def log_lines(flow_run_id, expect: str | None = None) -> list[str]:
+    def read():
+        log_filter, lines = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), []
+        with get_client(sync_client=True) as client:
+            while page := client.read_logs(log_filter=log_filter, limit=200, offset=len(lines)):
+                lines += [log.message for log in page]
+        return lines
+
+    return eventually(read, lambda lines: expect is None or any(expect in line for line in lines))
+
+
+def artifacts(flow_run_id) -> dict[str, object]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {artifact.key: artifact for artifact in found if artifact.key}

@@ -1,0 +1,53 @@
+"""Workspaces: the port (base.py) and its adapters, local.py (the default) and azureml.py (SDK v1).
+
+Tasks receive a `WorkspaceRef` (plain values) and call `open_workspace` to get the adapter, opened once per
+process and reused, so no client object ever becomes a task input or a cache key. Only an adapter imports
+its SDK; the Azure one is imported only when asked for, so the project works without the `azure` extra.
+"""
+
+import threading
+
+from workspaces.base import Workspace, WorkspaceRef
+from workspaces.errors import ConfigError
+
+_open: dict[WorkspaceRef, Workspace] = {}
+_open_lock = threading.Lock()
+
+
+def open_workspace(ref: WorkspaceRef) -> Workspace:
+    with _open_lock:
+        if ref not in _open:
+            _open[ref] = _connect(ref)
+        return _open[ref]
+
+
+def connect(ref: WorkspaceRef) -> Workspace:
+    """Open the workspace at the start of a flow; runs may start again after an earlier flow's cancellation."""
+    from workspaces import local_runs
+
+    local_runs.stopping.clear()
+    return open_workspace(ref)
+
+
+def _connect(ref: WorkspaceRef) -> Workspace:
+    if ref.backend == "local":
+        from workspaces.local import LocalWorkspace
+
+        return LocalWorkspace(ref.directory)
+    if ref.backend == "azureml":
+        try:
+            from workspaces.azureml import AzureMLWorkspace
+        except ImportError as exc:
+            raise ConfigError(
+                f"--backend azureml needs the Azure ML SDK v1, which is not installed ({exc.name}); "
+                "install the extra: make install-azure (or pip install -e '.[azure]')"
+            ) from exc
+        return AzureMLWorkspace.connect(ref)
+    raise ConfigError(f"unknown backend {ref.backend!r}; expected 'local' or 'azureml'")
+
+
+def stop_all_runs() -> int:
+    """Stop every training run this process started (Ctrl-C, cancellation); how many were stopped."""
+    with _open_lock:
+        workspaces = list(_open.values())
+    return sum(workspace.stop_all_runs() for workspace in workspaces)

@@ -1,0 +1,154 @@
+"""The workspace port: everything the flow needs from Azure ML, and the plain values that cross it.
+
+The values are frozen pydantic models of plain data, so that Prefect can hash them into cache keys and pickle
+them as persisted results. A client object (an SDK workspace, an MLflow client) never crosses the port: a task
+receives a `WorkspaceRef` and opens the adapter with `workspaces.open_workspace(ref)`.
+
+The port grew four calls beyond the design's five: `delete_compute` (the tutorial's last cell), `cancel` (a
+cancelled flow must stop its runs, which are billed on Azure), `fetch_model` (the confusion matrix and the
+sha256 check need the registered file) and `holds` (a cached result is used only while what it points to
+still exists: see tasks/caching.py).
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def sha256_of_mapping(mapping: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(sorted(mapping.items()))).encode()).hexdigest()
+
+
+class WorkspaceRef(Value):
+    """How to open a workspace again, in any task or process. Never holds a secret."""
+
+    backend: Literal["local", "azureml"] = "local"
+    directory: str  # local state: the whole local workspace, or the cache and downloads of an Azure one
+    config_path: str | None = None  # Azure ML config.json
+    credentials_block: str | None = None  # name of a prefect-azure AzureMlCredentials block
+    datastore: str | None = None  # Azure ML datastore; None: the workspace's default
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.directory) / "results"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return Path(self.directory) / "downloads"
+
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.directory) / "reports"
+
+
+class ComputeSpec(Value):
+    """The tutorial's AmlCompute settings (AML_COMPUTE_CLUSTER_NAME, _MIN_NODES, _MAX_NODES, _SKU)."""
+
+    name: str = "cpu-cluster"
+    vm_size: str = "STANDARD_D2_V2"
+    min_nodes: int = 0
+    max_nodes: int = 4
+    idle_seconds_before_scaledown: int = 1800
+    vm_priority: Literal["dedicated", "lowpriority"] = "dedicated"
+
+
+class ComputeTarget(Value):
+    name: str
+    kind: str  # "local" or Azure's compute type ("AmlCompute")
+    vm_size: str
+    min_nodes: int
+    max_nodes: int
+    created: bool  # False: an existing target was attached
+
+
+class DataRef(Value):
+    """Files in a datastore, as training runs receive them (`--data-folder`)."""
+
+    datastore: str
+    path: str  # folder inside the datastore: "mnist", the tutorial's target path
+    files: dict[str, str]  # file name -> sha256
+    mount: str  # what `--data-folder` is given: a local folder, or the adapter's mount reference
+
+    @property
+    def content_hash(self) -> str:
+        return sha256_of_mapping(self.files)
+
+
+class TrainingJob(Value):
+    """The tutorial's Estimator: a source folder, its entry script and arguments, an experiment."""
+
+    experiment: str
+    run_name: str
+    regularization: float
+    data: DataRef
+    source_dir: str
+    source_hash: str  # sha256 of the source folder's files: part of the cache key
+    compute: str  # the compute target's name
+    entry_script: str = "train.py"
+
+    def arguments(self, data_folder: str) -> list[str]:
+        return ["--data-folder", data_folder, "--regularization", repr(self.regularization)]
+
+
+class RunHandle(Value):
+    run_id: str
+    name: str
+    job: TrainingJob
+    url: str | None = None
+
+
+class RunResult(Value):
+    run_id: str
+    name: str
+    status: str
+    regularization: float
+    metrics: dict[str, float]
+    data_hash: str
+    source_hash: str
+    url: str | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return self.metrics["accuracy"]
+
+
+class ModelVersion(Value):
+    name: str
+    version: str
+    run_id: str
+    accuracy: float
+    regularization: float
+    source: str  # where the registry keeps the model's files
+    sha256: str  # of the model file, checked whenever it is loaded again
+    tags: dict[str, str]
+    created: bool  # False: this run was registered before and its version is reused
+    champion: bool  # the alias "champion" points at this version after registration
+    url: str | None = None
+
+
+LogSink = Callable[[str], None]
+
+
+class Workspace(Protocol):
+    name: str
+
+    def provision_compute(self, spec: ComputeSpec) -> ComputeTarget: ...  # create or attach
+    def delete_compute(self, compute: ComputeTarget) -> None: ...
+    def upload(self, files: Sequence[Path], target: str) -> DataRef: ...  # idempotent by content
+    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle: ...
+    def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult: ...  # blocks until done
+    def cancel(self, run: RunHandle) -> None: ...
+    def stop_all_runs(self) -> int: ...  # cancellation of the flow: every run this process started
+    def register_model(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion: ...
+    def fetch_model(self, version: ModelVersion, dest: Path) -> Path: ...  # verifies the sha256
+    def holds(self, value: DataRef | RunResult | ModelVersion) -> bool: ...

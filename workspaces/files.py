@@ -1,0 +1,91 @@
+"""Files written whole or not at all, and the sha256 that names their content.
+
+Every file the project writes goes to a temporary name in the same folder and is renamed into place, so a
+crash, a full disk or a second writer never leaves a half file under its final name.
+"""
+
+import contextlib
+import errno
+import fnmatch
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from workspaces.errors import WorkspaceError
+
+CHUNK = 1 << 20
+SOURCE_IGNORE = ("__pycache__", "*.pyc", "outputs", "mlruns")  # what running a script leaves in its folder
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_tree(folder: Path) -> str:
+    """One hash over the relative names and contents of a folder's source files (SOURCE_IGNORE left out)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not _ignored(p.relative_to(folder))):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(sha256_file(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _ignored(relative: Path) -> bool:
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SOURCE_IGNORE)
+
+
+def explain_os_error(exc: OSError, path: Path) -> WorkspaceError:
+    """An OSError from writing the workspace, as one sentence that says what to do."""
+    if exc.errno == errno.ENOSPC:
+        return WorkspaceError(f"no space left on the device writing {path}; free some space and run again")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return WorkspaceError(f"cannot write {path} ({exc.strerror}); choose a writable --workspace-dir")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return WorkspaceError(f"cannot create {path}: a file stands where a folder is needed; choose another path")
+    return WorkspaceError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def make_dirs(*folders: Path) -> None:
+    for folder in folders:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise explain_os_error(exc, Path(folder)) from exc
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` if the block succeeds, remove it otherwise."""
+    path = Path(path)
+    make_dirs(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise explain_os_error(exc, path) from exc
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise explain_os_error(exc, path) from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    with writing(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def copy_atomically(source: Path, path: Path) -> None:
+    with writing(path) as tmp:
+        shutil.copyfile(source, tmp)

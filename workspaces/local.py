@@ -1,0 +1,169 @@
+"""The local workspace (the embedded default): one folder plays Azure ML's workspace, datastore, compute and
+registry, so the whole flow runs on a laptop with no cloud account.
+
+    <folder>/datastore/<target>/   uploaded files under the tutorial's names, and manifest.json of their sha256s
+    <folder>/compute/<name>.json   a compute target; its slot locks bound the runs executing at once
+    <folder>/runs/<run-id>/        snapshot of the source folder, outputs/ (the model), run.log (the full log)
+    <folder>/mlflow.db, mlartifacts/   MLflow run history and model registry (workspaces/local_mlflow.py)
+    <folder>/results/              Prefect's persisted task results: the cache (tasks/caching.py)
+"""
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from workspaces import local_runs
+from workspaces.base import (
+    MODEL_FILE, ComputeSpec, ComputeTarget, DataRef, LogSink, ModelVersion, RunHandle, RunResult, TrainingJob,
+)  # fmt: skip
+from workspaces.errors import ConfigError, DataError, RunCancelled
+from workspaces.files import (
+    SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically,
+)  # fmt: skip
+from workspaces.local_compute import LocalCompute
+from workspaces.locks import exclusive, release
+from workspaces.local_mlflow import LocalTracking, uri_to_path
+from workspaces.local_outcome import run_outcome
+
+log = logging.getLogger(__name__)
+
+
+class LocalWorkspace:
+    def __init__(self, directory: Path):
+        self.root = Path(directory).resolve()
+        self.name = f"local workspace {self.root}"
+        make_dirs(self.root / "datastore", self.root / "runs", self.root / "results")
+        write_bytes_atomically(self.root / "locks" / "writable", b"")  # fails now, clearly, if it cannot be written
+        self.tracking = LocalTracking(self.root)
+        self.compute = LocalCompute(self.root / "compute", self.root / "locks" / "compute.lock")
+        for run_id in self.tracking.mark_orphans_killed():
+            log.warning("run %s was left running by a flow that no longer exists; marked KILLED", run_id)
+
+    # compute --------------------------------------------------------------------------------------------------
+    def provision_compute(self, spec: ComputeSpec) -> ComputeTarget:
+        return self.compute.create_or_attach(spec)
+
+    def delete_compute(self, compute: ComputeTarget) -> None:
+        self.compute.delete(compute.name)
+
+    # datastore ------------------------------------------------------------------------------------------------
+    def upload(self, files: Sequence[Path], target: str) -> DataRef:
+        """Copy what the datastore does not already hold with the same content; record each file's sha256."""
+        folder = self.root / "datastore" / target
+        manifest = Manifest(folder / "manifest.json")
+        with exclusive(self.root / "locks" / f"datastore-{target}.lock"):
+            held = manifest.read()
+            for path in map(Path, files):
+                digest = sha256_file(path)
+                if held.get(path.name) == digest and (folder / path.name).is_file():
+                    log.info("datastore already holds %s/%s (sha256 %s...); not copied", target, path.name, digest[:12])
+                    continue
+                copy_atomically(path, folder / path.name)
+                held[path.name] = digest  # recorded only once the file is whole under its name
+                manifest.write(held)
+                log.info("uploaded %s to datastore %s/%s", path.name, target, path.name)
+        files_held = {Path(p).name: held[Path(p).name] for p in files}
+        return DataRef(datastore="workspace", path=target, files=files_held, mount=str(self.root / "datastore"))
+
+    # runs -----------------------------------------------------------------------------------------------------
+    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
+        """Wait for a free node of `compute`, snapshot the source folder, start the entry script as a process."""
+        slot = self.compute.acquire_node(compute, cancelled=local_runs.stopping.is_set)
+        if slot is None:
+            raise RunCancelled(f"run {job.run_name!r} was not started: the flow is being cancelled", job.run_name)
+        try:
+            tags = {"regularization": repr(job.regularization), "data_sha256": job.data.content_hash,
+                    "source_sha256": job.source_hash, "compute": compute.name}  # fmt: skip
+            run_id, experiment_id = self.tracking.start_run(job.experiment, job.run_name, tags)
+            run_dir = self.root / "runs" / run_id
+            snapshot(Path(job.source_dir), run_dir, job.source_hash)
+            handle = RunHandle(run_id=run_id, name=job.run_name, job=job, url=self._run_url(experiment_id, run_id))
+            env = {"MLFLOW_TRACKING_URI": self.tracking.uri, "MLFLOW_RUN_ID": run_id}
+            env.update(dict.fromkeys(local_runs.THREAD_VARIABLES, str(local_runs.threads_per_run(compute.max_nodes))))
+            local_runs.launch(handle, run_dir, job.data.mount, slot, env)
+        except BaseException:
+            release(slot)
+            raise
+        return handle
+
+    def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
+        """Follow the run's log into `sink` until it ends; then classify how it ended (local_outcome.py)."""
+        live = local_runs.live_run(run.run_id)
+        if live is None:
+            raise RunCancelled(f"run {run.name!r} is not running in this process", run.name)
+        returncode = local_runs.follow(live, sink)
+        run_dir = self.root / "runs" / run.run_id
+        outcome = run_outcome(run, returncode, live.stopped, tuple(live.tail), self.tracking.metrics(run.run_id))
+        self.tracking.end_run(run.run_id, outcome.mlflow_status, run_dir / "outputs", live.log_file)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    def cancel(self, run: RunHandle) -> None:
+        local_runs.stop(run.run_id)
+
+    def stop_all_runs(self) -> int:
+        return local_runs.stop_all()  # every local run of this process: they share its life
+
+    def _run_url(self, experiment_id: str, run_id: str) -> str:
+        return f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"  # `mlflow ui`'s default port
+
+    # registry -------------------------------------------------------------------------------------------------
+    def register_model(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
+        model_path = self.tracking.artifact_path(run.run_id, MODEL_FILE)
+        digest = sha256_file(model_path)
+        all_tags = {**tags, "model_sha256": digest}
+        version, created, champion = self.tracking.register(run.run_id, name, all_tags)
+        return ModelVersion(
+            name=name, version=str(version.version), run_id=run.run_id, accuracy=run.accuracy,
+            regularization=run.regularization, source=version.source, sha256=version.tags["model_sha256"],
+            tags=dict(version.tags), created=created, champion=champion, url=run.url,
+        )  # fmt: skip
+
+    def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
+        source = uri_to_path(version.source) / Path(MODEL_FILE).name
+        return verified_copy(source, Path(dest) / source.name, version.sha256)
+
+    # cache validity -------------------------------------------------------------------------------------------
+    def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
+        if isinstance(value, DataRef):
+            held = Manifest(self.root / "datastore" / value.path / "manifest.json").read()
+            folder = self.root / "datastore" / value.path
+            return all(held.get(n) == h and (folder / n).is_file() for n, h in value.files.items())
+        if isinstance(value, RunResult):
+            model = self.tracking.artifact_path(value.run_id, MODEL_FILE)
+            return self.tracking.run_exists(value.run_id) and model.is_file()
+        return self.tracking.version_exists(value.name, value.version)
+
+
+class Manifest:
+    """The datastore folder's record of which content each file name holds."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self) -> dict[str, str]:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def write(self, held: dict[str, str]) -> None:
+        write_bytes_atomically(self.path, json.dumps(held, indent=1, sort_keys=True).encode())
+
+
+def snapshot(source: Path, run_dir: Path, expected_hash: str) -> None:
+    """Copy the source folder into the run's folder: the run executes this copy, not the live folder."""
+    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns(*SOURCE_IGNORE), dirs_exist_ok=True)
+    if sha256_tree(run_dir) != expected_hash:
+        raise ConfigError(f"{source} changed while the flow was starting its runs; run the flow again")
+
+
+def verified_copy(source: Path, dest: Path, expected_sha256: str) -> Path:
+    digest = sha256_file(source)
+    if digest != expected_sha256:
+        raise DataError(
+            f"{source}: sha256 {digest[:12]}... differs from the registered {expected_sha256[:12]}...; "
+            "the model file changed after registration: refusing to load it"
+        )
+    copy_atomically(source, dest)
+    return dest
