@@ -56,20 +56,34 @@ def read_dataset(path: str) -> dict:
         raise ConfigError(f"--dataset {path!r}: expected a readable JSON file describing the files ({exc})") from None
 
 
-def main(flow, argv: list[str] | None = None) -> int:
+def flow_arguments(argv: list[str] | None) -> dict:
+    """The validated flow arguments for the flags given; ConfigError if one is wrong."""
     given = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if v is not None}
+    if "dataset" in given:
+        given["dataset"] = read_dataset(given["dataset"])
+    return TrainingParameters.from_flow(given).flow_arguments(set(given))
+
+
+def check_command_line(argv: list[str] | None = None) -> None:
+    """Exit now on --help or bad input: the user should not wait for Prefect and MLflow to load for either."""
     try:
-        if "dataset" in given:
-            given["dataset"] = read_dataset(given["dataset"])
-        arguments = TrainingParameters.from_flow(given).flow_arguments(set(given))
+        flow_arguments(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(flow, argv: list[str] | None = None) -> int:
+    try:
+        arguments = flow_arguments(argv)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         state = flow(**arguments, return_state=True)
     except KeyboardInterrupt:
-        stopped = stop_all_runs()
-        print(f"interrupted: stopped {stopped} training run(s)", file=sys.stderr)
+        stop_all_runs()  # already done if the flow was waiting for its runs; harmless twice
+        print("interrupted: the training runs were stopped and marked KILLED", file=sys.stderr)
         return 130
     if state.is_completed():
         version = state.result()

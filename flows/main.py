@@ -10,21 +10,26 @@ data are downloaded and checked before any compute is provisioned, so bad data c
 
 import sys
 
-from prefect import flow
-from prefect.task_runners import ThreadPoolTaskRunner
+if __name__ == "__main__":  # answer --help and bad input at once, before the heavy imports below
+    from flows.cli import check_command_line
 
-from flows.parameters import TrainingParameters
-from tasks.baseline import train_baseline
-from tasks.code import hash_training_code
-from tasks.connect import connect_workspace, delete_compute_target, provision_compute
-from tasks.download import download_mnist
-from tasks.look import look_at_digits
-from tasks.register import register_best
-from tasks.report import publish_report
-from tasks.training import submit_training, training_jobs
-from tasks.upload import upload_data
-from workspaces import stop_all_runs
-from workspaces.base import ModelVersion
+    check_command_line()
+
+from prefect import flow  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+
+from flows.parameters import TrainingParameters  # noqa: E402
+from tasks.baseline import train_baseline  # noqa: E402
+from tasks.code import hash_training_code  # noqa: E402
+from tasks.connect import connect_workspace, delete_compute_target, provision_compute  # noqa: E402
+from tasks.download import download_mnist  # noqa: E402
+from tasks.look import look_at_digits  # noqa: E402
+from tasks.register import register_best  # noqa: E402
+from tasks.report import publish_report  # noqa: E402
+from tasks.training import submit_training, training_jobs, wait_for_runs  # noqa: E402
+from tasks.upload import upload_data  # noqa: E402
+from workspaces import stop_all_runs  # noqa: E402
+from workspaces.base import ModelVersion  # noqa: E402
 
 
 def stop_training_runs(flow, flow_run, state) -> None:
@@ -57,7 +62,7 @@ def mnist_training(
     baseline = train_baseline.submit(ws, files, code)
     jobs = training_jobs(params.experiment_name, params.regularization, data, code, compute)
     runs = [submit_training.submit(ws, compute, job, code) for job in jobs]
-    results = [run.result() for run in runs]
+    results = wait_for_runs(runs)
 
     model = register_best(ws, results, files, code)
     if params.delete_compute:

@@ -71,7 +71,7 @@ def fetch_from_mirrors(
     listing = "; ".join(f"{mirror}: {failure}" for mirror, failure in failures)
     message = f"no mirror served a valid {file.source} (sha256 {file.sha256[:12]}...): {listing}"
     if any(failure.transient for _, failure in failures):
-        raise TransientError(message)
+        raise TransientError(message + "; check the network, or point --mirror or MNIST_MIRROR at a local copy")
     raise DataError(message + "; check the mirrors (--mirror, MNIST_MIRROR) or the dataset description")
 
 

@@ -9,6 +9,7 @@ regularization and compute, so adding one rate runs exactly one new run.
 from collections.abc import Sequence
 
 from prefect import get_run_logger
+from prefect.futures import PrefectFuture, wait
 
 import workspaces
 from tasks.caching import workspace_task
@@ -29,6 +30,18 @@ def training_jobs(
                     source_dir=code.folder, source_hash=code.sha256, compute=compute.name)  # fmt: skip
         for rate in rates
     ]
+
+
+def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
+    """Every run's result once all have ended: a failed run does not cut the others short (their results are
+    cached for the re-run). Interrupted while waiting (Ctrl-C, a worker's SIGTERM on cancellation), stop the
+    runs first: Prefect waits for the tasks' threads before it ends the flow, and they wait for the runs."""
+    try:
+        wait(runs)
+    except BaseException:
+        workspaces.stop_all_runs()
+        raise
+    return [run.result() for run in runs]
 
 
 def still_a_finished_run(result: RunResult, inputs: dict) -> bool:

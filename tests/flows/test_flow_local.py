@@ -75,7 +75,7 @@ def test_refresh_cache_recomputes_everything_but_keeps_the_champion(flow, tmp_pa
     assert all(states[step] == ["Completed"] for step in CACHED_STEPS), states
     version = second.result()
     assert version.version == "2" and not version.champion  # equal accuracy is not better: alias stays on 1
-    assert sorted(v.version for v in model_versions(tmp_path / "ws")) == ["1", "2"]
+    assert sorted(str(v.version) for v in model_versions(tmp_path / "ws")) == ["1", "2"]
 
 
 def test_a_run_killed_from_outside_is_retried(flow, training_copy, tmp_path):
