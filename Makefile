@@ -1,25 +1,39 @@
-# make run: set up the virtual environment and run the flow on the local workspace (ARGS="..." for flags)
-# make test: set up and run the test suite (PYTEST_ARGS="..." to choose)
+# make run    set up .venv and run the flow on the local workspace (flags: make run ARGS="--regularization 0.4")
+# make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose)
+# make install-azure   add the Azure ML SDK v1 (the `azure` extra) for --backend azureml
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
+# a stamp per set of extras, renewed whenever the pins or the project's dependencies change
+PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
+INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install run test clean
+.PHONY: install install-azure run test clean
 
-$(STAMP):
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+$(VENV)/.base-$(PINS): $(BIN)/python
+	$(INSTALL) .
+	touch $@
 
-run: $(STAMP)
+$(VENV)/.test-$(PINS): $(BIN)/python
+	$(INSTALL) '.[test,azure]'
+	touch $@ $(VENV)/.base-$(PINS) $(VENV)/.azure-$(PINS)
+
+$(VENV)/.azure-$(PINS): $(BIN)/python
+	$(INSTALL) '.[azure]'
+	touch $@ $(VENV)/.base-$(PINS)
+
+install: $(VENV)/.base-$(PINS)
+install-azure: $(VENV)/.azure-$(PINS)
+
+run: $(VENV)/.base-$(PINS)
 	$(BIN)/python flows/main.py $(ARGS)
 
-test: $(STAMP)
+test: $(VENV)/.test-$(PINS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the venv and build leftovers; never the workspace (.workspace/ holds the model registry)

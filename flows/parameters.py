@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from flows.checks import check_compute_env, check_folder_creatable, check_mirror
+from flows.checks import check_azure_settings, check_compute_env, check_folder_creatable, check_mirror
 from tasks.dataset import MNIST, Dataset
 from workspaces.base import ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
@@ -114,6 +114,12 @@ class TrainingParameters(BaseModel):
         if not (Path(folder) / "train.py").is_file():
             raise ValueError(f"training folder {folder!r} has no train.py; expected the tutorial's entry script")
         return str(Path(folder).resolve())
+
+    @model_validator(mode="after")
+    def _azure_settings(self) -> "TrainingParameters":
+        if self.backend == "azureml":
+            check_azure_settings(self.workspace_config, self.credentials_block, os.environ)
+        return self
 
     @classmethod
     def from_flow(cls, arguments: dict[str, Any]) -> "TrainingParameters":

@@ -58,3 +58,24 @@ def training_copy(tmp_path) -> Path:
 def subprocess_env(prefect_api) -> dict[str, str]:
     """The environment for a flow started as a command: the session's Prefect server, no stray settings."""
     return {**os.environ, "PREFECT_API_URL": prefect_api}
+
+
+@pytest.fixture
+def azure_config(tmp_path) -> Path:
+    """A config.json as the Azure portal gives it (the ids are made up)."""
+    path = tmp_path / "config.json"
+    path.write_text('{"subscription_id": "00000000-1111-2222-3333-444444444444", "resource_group": "rg-mnist", '
+                    '"workspace_name": "ws-mnist"}')  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def fake_azure(tmp_path, monkeypatch):
+    """The Azure adapter with the fake of its seam injected (tests/workspaces/fake_azure.py), polling fast."""
+    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
+    from tests.workspaces.fake_azure import FakeAzureSdk
+
+    sdk = FakeAzureSdk(tmp_path / "azure")
+    monkeypatch.setattr("workspaces.azureml.make_sdk", lambda ref: sdk)
+    monkeypatch.setattr("workspaces.azureml.AzureMLWorkspace.poll_seconds", 0.2)
+    return sdk

@@ -55,3 +55,11 @@ def write_tiny_mnist(folder: Path, n_train: int = 200, n_test: int = 100, **over
     files = [{"source": SOURCES[name], "name": name, "sha256": write_gz(folder / SOURCES[name], data)}
              for name, data in raw.items()]  # fmt: skip
     return {"name": "tiny-mnist", "files": files}
+
+
+def write_tiny_datastore_files(folder: Path) -> list[Path]:
+    """The tiny files under the tutorial's datastore names (train-images.gz ...), as the flow uploads them."""
+    description = write_tiny_mnist(folder)
+    for file in description["files"]:
+        (folder / file["source"]).rename(folder / file["name"])
+    return sorted(folder / file["name"] for file in description["files"])

@@ -29,6 +29,8 @@ def load_data(filename, label=False):
     try:
         with gzip.open(filename) as gz:
             raw = gz.read()
+    except FileNotFoundError:
+        raise IdxFormatError(f"{filename}: no such file") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise IdxFormatError(f"{filename}: not a readable gzip file ({exc})") from exc
     return parse_idx(raw, label=label, source=filename)

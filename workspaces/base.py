@@ -4,10 +4,10 @@ The values are frozen pydantic models of plain data, so that Prefect can hash th
 them as persisted results. A client object (an SDK workspace, an MLflow client) never crosses the port: a task
 receives a `WorkspaceRef` and opens the adapter with `workspaces.open_workspace(ref)`.
 
-The port grew four calls beyond the design's five: `delete_compute` (the tutorial's last cell), `cancel` (a
-cancelled flow must stop its runs, which are billed on Azure), `fetch_model` (the confusion matrix and the
-sha256 check need the registered file) and `holds` (a cached result is used only while what it points to
-still exists: see tasks/caching.py).
+The port grew five calls beyond the design's five: `delete_compute` (the tutorial's last cell), `cancel` and
+`stop_all_runs` (a cancelled flow must stop its runs, which are billed on Azure), `fetch_model` (the confusion
+matrix and the sha256 check need the registered file) and `holds` (a cached result is used only while what it
+points to still exists: see tasks/caching.py).
 """
 
 import hashlib
@@ -19,6 +19,9 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
+# where the Azure adapter finds a service principal, and its workspace, in the environment
+AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
 
 
 class Value(BaseModel):

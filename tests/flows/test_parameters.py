@@ -59,8 +59,46 @@ def test_defaults_are_the_tutorials():
     assert p.mirrors == PUBLIC_MIRRORS
 
 
-def test_azure_keeps_the_tutorials_four_nodes():
-    assert params(backend="azureml").compute.max_nodes == 4
+def test_azure_keeps_the_tutorials_four_nodes(azure_config):
+    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
+    assert params(backend="azureml", workspace_config=str(azure_config)).compute.max_nodes == 4
+
+
+@pytest.mark.parametrize(
+    "config, env, message",
+    [
+        (None, {}, r"Azure ML workspace config '.*missing.json' not found; download config.json"),
+        ("not json", {}, r"Azure ML workspace config '.*' is not readable JSON"),
+        ('{"subscription_id": "x"}', {}, r"lacks resource_group, workspace_name; expected subscription_id"),
+        ('{"subscription_id": "abc", "resource_group": "g", "workspace_name": "w"}', {},
+         r"subscription_id 'abc' is not a subscription id \(a GUID\)"),
+        (None, {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"},
+         r"a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; AZURE_CLIENT_SECRET not set"),
+    ],
+)  # fmt: skip
+def test_bad_azure_settings_are_refused_before_connecting(tmp_path, monkeypatch, config, env, message):
+    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
+    path = tmp_path / ("config.json" if config is not None else "missing.json")
+    if config is not None:
+        path.write_text(config)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        params(backend="azureml", workspace_config=str(path))
+
+
+def test_a_credentials_block_must_be_a_block_name():
+    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
+    with pytest.raises(ConfigError, match=r"credentials block 'My Block': expected a Prefect block name"):
+        params(backend="azureml", credentials_block="My Block")
+
+
+def test_a_complete_service_principal_needs_no_config_file(monkeypatch):
+    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
+    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID",
+                 "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):  # fmt: skip
+        monkeypatch.setenv(name, "x")
+    assert params(backend="azureml", workspace_config="/nowhere/config.json").backend == "azureml"
 
 
 def test_the_tutorials_compute_variables_are_honoured(monkeypatch):
