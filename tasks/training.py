@@ -9,7 +9,8 @@ regularization and compute, so adding one rate runs exactly one new run.
 from collections.abc import Sequence
 
 from prefect import get_run_logger
-from prefect.futures import PrefectFuture, wait
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import PrefectFuture, as_completed
 
 import workspaces
 from tasks.caching import workspace_task
@@ -33,11 +34,14 @@ def training_jobs(
 
 
 def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
-    """Every run's result once all have ended: a failed run does not cut the others short (their results are
-    cached for the re-run). Interrupted while waiting (Ctrl-C, a worker's SIGTERM on cancellation), stop the
-    runs first: Prefect waits for the tasks' threads before it ends the flow, and they wait for the runs."""
+    """Every run's result once all have ended, with a progress artifact that counts them: a failed run does
+    not cut the others short (their results are cached for the re-run). Interrupted while waiting (Ctrl-C,
+    a worker's SIGTERM on cancellation), stop the runs first: Prefect waits for the tasks' threads before it
+    ends the flow, and those wait for the runs."""
+    progress = create_progress_artifact(0.0, key="training-progress", description=f"{len(runs)} training runs")
     try:
-        wait(runs)
+        for finished, _ in enumerate(as_completed(runs), start=1):
+            update_progress_artifact(progress, 100.0 * finished / len(runs))
     except BaseException:
         workspaces.stop_all_runs()
         raise

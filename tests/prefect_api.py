@@ -20,29 +20,39 @@ def eventually(read, accept, timeout: float = 15.0):
         time.sleep(0.3)
 
 
-def task_states(flow_run_id) -> dict[str, list[str]]:
-    """step name -> the final state names of its task runs (one per run, retries included as one)."""
+def task_runs(flow_run_id) -> list:
+    """The flow run's task runs, once Prefect has recorded every one's final state."""
 
     def read():
         with get_client(sync_client=True) as client:
             return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
 
-    runs = eventually(read, lambda runs: all(r.state_name in FINAL for r in runs))
+    return eventually(read, lambda runs: all(r.state_name in FINAL for r in runs))
+
+
+def task_states(flow_run_id) -> dict[str, list[str]]:
+    """step name -> the final state names of its task runs (one per run, retries included as one)."""
     states = defaultdict(list)
-    for run in runs:
+    for run in task_runs(flow_run_id):
         states[run.name.rsplit("-", 1)[0]].append(run.state_name)
     return dict(states)
 
 
-def log_lines(flow_run_id, expect: str | None = None) -> list[str]:
-    def read():
-        log_filter, lines = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), []
-        with get_client(sync_client=True) as client:
-            while page := client.read_logs(log_filter=log_filter, limit=200, offset=len(lines)):
-                lines += [log.message for log in page]
-        return lines
+def log_records(flow_run_id, expect: str | None = None) -> list:
+    """The flow run's log records (message, timestamp, task_run_id ...), once `expect` is among them."""
 
-    return eventually(read, lambda lines: expect is None or any(expect in line for line in lines))
+    def read():
+        log_filter, records = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), []
+        with get_client(sync_client=True) as client:
+            while page := client.read_logs(log_filter=log_filter, limit=200, offset=len(records)):
+                records += page
+        return records
+
+    return eventually(read, lambda records: expect is None or any(expect in r.message for r in records))
+
+
+def log_lines(flow_run_id, expect: str | None = None) -> list[str]:
+    return [record.message for record in log_records(flow_run_id, expect)]
 
 
 def artifacts(flow_run_id) -> dict[str, object]:

@@ -3,11 +3,11 @@
 import pytest
 
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs, model_versions, run_flow
-from tests.prefect_api import artifacts, log_lines, task_states
+from tests.prefect_api import artifacts, log_lines, log_records, task_runs, task_states
 
 CACHED_STEPS = ("download_mnist", "look_at_digits", "upload_data", "train_baseline", "submit_training", "register_best")
 ARTIFACT_KEYS = {"sample-digits", "training-metrics", "accuracy-vs-regularization", "confusion-matrix", "model-card",
-                 "model-link", "run-summary", "download-progress"}  # fmt: skip
+                 "model-link", "run-summary", "download-progress", "training-progress"}  # fmt: skip
 
 
 @pytest.fixture
@@ -114,3 +114,12 @@ def test_a_deployment_run_with_bad_parameters_fails_before_doing_anything(prefec
     assert str(state.result(raise_on_failure=False)) == (
         "regularization rate -1: expected a positive finite number, such as 0.8")
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_runs_lines_reach_the_prefect_log_while_it_is_still_running(flow, training_copy):
+    edit_train_script(training_copy, "    print('fitting begins', flush=True)\n    import time; time.sleep(4)\n")
+    state = flow(training_dir=str(training_copy))
+    assert state.is_completed(), state.message
+    line = next(r for r in log_records(flow_run_id(state), "fitting begins") if r.message == "[reg-0.8] fitting begins")
+    run = next(r for r in task_runs(flow_run_id(state)) if r.name.startswith("submit_training"))
+    assert (run.end_time - line.timestamp).total_seconds() > 3  # logged while the run still had 4 s to go

@@ -1,0 +1,44 @@
+"""The `local` deployment, run by a real worker against a real server, as the README's path does."""
+
+import pytest
+
+from tests import prefect_api
+from tests.e2e.conftest import latest_flow_run, on
+
+pytestmark = pytest.mark.e2e
+ARTIFACT_KEYS = {"sample-digits", "training-metrics", "accuracy-vs-regularization", "confusion-matrix", "model-card",
+                 "model-link", "run-summary", "download-progress", "training-progress"}  # fmt: skip
+
+
+def test_a_deployment_run_completes_with_its_artifacts_and_the_runs_log_lines(prefect_stack, completed_runs):
+    first = completed_runs[0]
+    assert first.state_name == "Completed"
+    assert ARTIFACT_KEYS <= set(on(prefect_stack, prefect_api.artifacts, first.id))
+    card = on(prefect_stack, prefect_api.artifacts, first.id)["model-card"].data
+    assert "# Model card: sklearn_mnist version 1 (champion)" in card and "784 float pixels in 0..1" in card
+    lines = on(prefect_stack, prefect_api.log_lines, first.id, expect="[reg-0.4] Accuracy is")
+    assert any(line.startswith("[reg-0.8] Train a logistic regression model") for line in lines)
+
+
+def test_the_second_run_is_visibly_cached(prefect_stack, completed_runs):
+    states = on(prefect_stack, prefect_api.task_states, completed_runs[1].id)
+    for step in ("download_mnist", "upload_data", "train_baseline", "submit_training", "register_best"):
+        assert set(states[step]) == {"Cached"}, states
+
+
+def test_a_bad_parameter_fails_the_run_with_the_command_lines_message(prefect_stack, tmp_path):
+    result = prefect_stack.run_deployment("mnist-training/local", {"regularization": [-1],
+                                                                   "workspace_dir": str(tmp_path / "ws")})  # fmt: skip
+    assert result.returncode == 1
+    run = latest_flow_run(prefect_stack)
+    assert run.state_name == "Failed"
+    assert "regularization rate -1: expected a positive finite number, such as 0.8" in run.state.message
+    assert not (tmp_path / "ws").exists()  # nothing was done
+
+
+def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):
+    result = prefect_stack.prefect("deployment", "ls")
+    assert "mnist-training/local" in result.stdout and "mnist-training/azureml" in result.stdout
+    details = prefect_stack.prefect("deployment", "inspect", "mnist-training/azureml").stdout
+    assert "'credentials_block': 'mnist-azureml'" in details and "service_principal_password" not in details
+    assert "'work_pool_name': 'mnist-local'" in details and "'enforce_parameter_schema': False" in details
