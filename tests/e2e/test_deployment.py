@@ -1,9 +1,13 @@
 """The `local` deployment, run by a real worker against a real server, as the README's path does."""
 
+import json
+import time
+
 import pytest
 
 from tests import prefect_api
 from tests.e2e.conftest import latest_flow_run, on
+from tests.flows.flow_runs import edit_train_script, mlflow_runs, training_processes
 
 pytestmark = pytest.mark.e2e
 ARTIFACT_KEYS = {"sample-digits", "training-metrics", "accuracy-vs-regularization", "confusion-matrix", "model-card",
@@ -42,3 +46,26 @@ def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):
     details = prefect_stack.prefect("deployment", "inspect", "mnist-training/azureml").stdout
     assert "'credentials_block': 'mnist-azureml'" in details and "service_principal_password" not in details
     assert "'work_pool_name': 'mnist-local'" in details and "'enforce_parameter_schema': False" in details
+
+
+def test_cancelling_a_deployment_run_stops_its_training_runs(prefect_stack, tiny_run_parameters, training_copy,
+                                                             tmp_path):  # fmt: skip
+    training = training_copy
+    edit_train_script(training, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
+    workspace = tmp_path / "ws"
+    parameters = {**tiny_run_parameters, "training_dir": str(training), "workspace_dir": str(workspace)}
+    result = prefect_stack.prefect("deployment", "run", "mnist-training/local", "--params", json.dumps(parameters))
+    assert result.returncode == 0, result.stdout
+    run = latest_flow_run(prefect_stack)
+    deadline = time.monotonic() + 180
+    while len(training_processes(str(workspace / "datastore"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(training_processes(str(workspace / "datastore"))) == 2
+    assert prefect_stack.prefect("flow-run", "cancel", str(run.id)).returncode == 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (training_processes(str(workspace / "datastore")) or
+                                           latest_flow_run(prefect_stack).state_name not in ("Cancelled", "Crashed")):
+        time.sleep(0.5)
+    assert training_processes(str(workspace / "datastore")) == []
+    assert latest_flow_run(prefect_stack).state_name == "Cancelled"
+    assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "KILLED"]

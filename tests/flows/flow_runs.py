@@ -1,5 +1,7 @@
 """Running the real flow in the test process, and reading the local workspace's MLflow store."""
 
+from pathlib import Path
+
 from mlflow import MlflowClient
 
 from flows.main import mnist_training
@@ -31,3 +33,15 @@ def edit_train_script(training_dir, before_main: str) -> None:
     script = training_dir / "train.py"
     text = script.read_text()
     script.write_text(text.replace("def main():\n", "def main():\n" + before_main, 1))
+
+
+def training_processes(marker: str) -> list[int]:
+    """Pids of the processes whose command line mentions `marker` (a workspace's datastore: its local runs)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT
-from tests.flows.flow_runs import edit_train_script, mlflow_runs
+from tests.flows.flow_runs import edit_train_script, mlflow_runs, training_processes
 
 MAIN = PROJECT / "flows" / "main.py"
 # A command started in the background by a non-interactive shell (as this suite may be) ignores SIGINT, and
@@ -58,17 +58,6 @@ def test_help_documents_every_parameter(tmp_path):
         assert flag in result.stdout
 
 
-def training_processes(marker: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(proc.name))
-        except OSError:
-            pass
-    return found
-
-
 def test_ctrl_c_stops_every_training_run_and_marks_it_killed(subprocess_env, mirror, tiny_data, training_copy, tmp_path):
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     (tmp_path / "dataset.json").write_text(json.dumps(tiny_data[1]))
@@ -83,13 +72,13 @@ def test_ctrl_c_stops_every_training_run_and_marks_it_killed(subprocess_env, mir
     deadline = time.monotonic() + 120
     while sum("fitting slowly" in line for line in output) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert len(training_processes(str(workspace))) >= 2, "".join(output)
+    assert len(training_processes(str(workspace / "datastore"))) == 2, "".join(output)
     flow.send_signal(signal.SIGINT)
     try:
         assert flow.wait(timeout=90) == 130, "".join(output)
     finally:
         flow.kill()
     time.sleep(0.5)
-    assert training_processes(str(workspace)) == []
+    assert training_processes(str(workspace / "datastore")) == []
     assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "KILLED"]
     assert any("interrupted: the training runs were stopped and marked KILLED" in line for line in output)
