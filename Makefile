@@ -1,7 +1,10 @@
 # make run    set up .venv and run the flow on the local workspace (flags: make run ARGS="--regularization 0.4")
-# make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose)
+# make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose,
+#             JOBS=1 for one process)
 # make install-azure   add the Azure ML SDK v1 (the `azure` extra) for --backend azureml
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# pytest workers: the flow tests mostly wait (on processes, servers, back-off), so two overlap well
+JOBS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 # a stamp per set of extras, renewed whenever the pins or the project's dependencies change
@@ -34,7 +37,7 @@ run: $(VENV)/.base-$(PINS)
 	$(BIN)/python flows/main.py $(ARGS)
 
 test: $(VENV)/.test-$(PINS)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 # the venv and build leftovers; never the workspace (.workspace/ holds the model registry)
 clean:

@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--mirror", action="append", dest="mirrors", metavar="URL_OR_DIR",
         help="where to download MNIST from: http(s)/file URL or folder, tried in order; repeatable "
              "(default: $MNIST_MIRROR, comma-separated, or the public mirrors)")
+    add("--download-timeout", metavar="S", help="seconds a mirror may stay silent before the next is tried (default: 30)")
     add("--dataset", metavar="FILE.json", help="describe other data files and their sha256s (default: MNIST)")
     add("--compute-name", metavar="NAME", help="compute target (default: $AML_COMPUTE_CLUSTER_NAME or cpu-cluster)")
     add("--vm-size", metavar="SKU", help="VM size (default: $AML_COMPUTE_CLUSTER_SKU or STANDARD_D2_V2)")

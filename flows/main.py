@@ -43,7 +43,8 @@ def stop_training_runs(flow, flow_run, state) -> None:
 )  # fmt: skip
 def mnist_training(
     regularization: list[float] | None = None, experiment_name: str | None = None, backend: str | None = None,
-    workspace_dir: str | None = None, mirrors: list[str] | None = None, dataset: dict | None = None,
+    workspace_dir: str | None = None, mirrors: list[str] | None = None, download_timeout: float | None = None,
+    dataset: dict | None = None,
     compute_name: str | None = None, vm_size: str | None = None, min_nodes: int | None = None,
     max_nodes: int | None = None, vm_priority: str | None = None, idle_seconds_before_scaledown: int | None = None,
     training_dir: str | None = None, workspace_config: str | None = None, credentials_block: str | None = None,
@@ -53,7 +54,7 @@ def mnist_training(
     params = TrainingParameters.from_flow(locals())  # bad input stops here, before anything is done
 
     ws = connect_workspace(params.workspace)
-    files = download_mnist(ws, params.dataset, params.mirrors)
+    files = download_mnist(ws, params.dataset, params.mirrors, params.download_timeout)
     sample = look_at_digits(ws, files)
     compute = provision_compute(ws, params.compute)
     data = upload_data(ws, files, "mnist")

@@ -40,6 +40,7 @@ class TrainingParameters(BaseModel):
     backend: str = "local"
     workspace_dir: str = ".workspace"
     mirrors: tuple[str, ...] = PUBLIC_MIRRORS
+    download_timeout: float = 30.0  # seconds without an answer or data before a mirror counts as failed
     dataset: Dataset = MNIST
     compute: ComputeSpec
     training_dir: str = str(PROJECT / "training")
@@ -69,11 +70,7 @@ class TrainingParameters(BaseModel):
             raise ValueError("no regularization rate given; expected at least one positive number, such as 0.8")
         checked = []
         for rate in rates:
-            try:
-                value = float(rate)
-            except (TypeError, ValueError):
-                value = math.nan
-            if not (math.isfinite(value) and value > 0):
+            if (value := positive_number(rate)) is None:
                 raise ValueError(f"regularization rate {rate!r}: expected a positive finite number, such as 0.8")
             checked.append(value)
         return tuple(dict.fromkeys(checked))  # a rate given twice is one run
@@ -107,6 +104,13 @@ class TrainingParameters(BaseModel):
         if not mirrors:
             raise ValueError("no mirror given; expected at least one URL or folder holding the MNIST files")
         return tuple(check_mirror(str(m)) for m in mirrors)
+
+    @field_validator("download_timeout", mode="before")
+    @classmethod
+    def _positive_timeout(cls, seconds: Any) -> float:
+        if (value := positive_number(seconds)) is None:
+            raise ValueError(f"download timeout {seconds!r}: expected a positive number of seconds, such as 30")
+        return value
 
     @field_validator("training_dir")
     @classmethod
@@ -147,6 +151,15 @@ class TrainingParameters(BaseModel):
             config_path=str(Path(self.workspace_config).resolve()) if azure else None,
             credentials_block=self.credentials_block if azure else None, datastore=self.datastore if azure else None,
         )  # fmt: skip
+
+
+def positive_number(value: Any) -> float | None:
+    """`value` as a positive finite float (from a number or a string), or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def one_line(exc: ValidationError) -> str:

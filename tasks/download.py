@@ -8,7 +8,10 @@ retried (TransientError) if any of them failed in a way a second try may not (ne
 
 import hashlib
 import http.client
+import os
+import shutil
 import socket
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -25,7 +28,7 @@ from tasks.progress import ProgressReport
 from tasks.retries import retrying
 from workspaces.base import WorkspaceRef
 from workspaces.errors import DataError, TransientError
-from workspaces.files import CHUNK, sha256_file, writing
+from workspaces.files import CHUNK, make_dirs, sha256_file, writing
 
 TIMEOUT_SECONDS = 30.0
 Progress = Callable[[float, float], None]
@@ -45,15 +48,32 @@ def download_files(
     dataset: Dataset, folder: Path, mirrors: tuple[str, ...], progress: Progress = lambda d, t: None,
     say: Callable[[str], None] = print, timeout: float = TIMEOUT_SECONDS,
 ) -> LocalFiles:  # fmt: skip
-    for index, file in enumerate(dataset.files):
-        target = folder / file.name
-        if target.is_file() and sha256_file(target) == file.sha256:
-            say(f"{file.name}: already here with the expected sha256; not downloaded again")
-        else:
-            moved = lambda done, size: progress(index + done / size, len(dataset.files))  # noqa: E731
-            mirror = fetch_from_mirrors(file, target, mirrors, moved, timeout)
-            say(f"{file.name}: downloaded from {mirror}")
-        progress(index + 1, len(dataset.files))
+    """The dataset's files in `folder`, every one checked by sha256 and all four parsed as MNIST. Files are
+    fetched into a staging folder and moved into `folder` only once the whole set passed: bad data leaves
+    nothing behind, and `folder` only ever holds files that passed."""
+    make_dirs(folder)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        paths = {}
+        for index, file in enumerate(dataset.files):
+            paths[file.name] = folder / file.name
+            if paths[file.name].is_file() and sha256_file(paths[file.name]) == file.sha256:
+                say(f"{file.name}: already here with the expected sha256; not downloaded again")
+                continue
+            moved = lambda done, size, i=index: progress(i + done / size, len(dataset.files))  # noqa: E731
+            paths[file.name] = staging / file.name
+            say(f"{file.name}: downloaded from {fetch_from_mirrors(file, paths[file.name], mirrors, moved, timeout)}")
+        try:
+            counts = check_mnist(paths)
+        except DataError as exc:  # name the file as the user knows it, not by the staging folder's path
+            raise DataError(str(exc).replace(f"{staging}/", "downloaded file ")) from exc
+        for path in paths.values():
+            if path.parent == staging:
+                os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    progress(len(dataset.files), len(dataset.files))
+    say(f"{counts['train']} training and {counts['test']} test images, all well-formed")
     return LocalFiles(folder=str(folder), files=dataset.checksums)
 
 
@@ -138,12 +158,9 @@ def _open_url(url: str, timeout: float):
         raise MirrorFailed(f"unreachable ({exc.reason})", transient=True) from exc
 
 
-@workspace_task(still_true=lambda files, inputs: files_intact(files), exclude=("mirrors",), **retrying())
-def download_mnist(ws: WorkspaceRef, dataset: Dataset, mirrors: tuple[str, ...]) -> LocalFiles:
-    """The four files into the workspace's downloads/, each checked against the dataset's sha256."""
-    logger = get_run_logger()
+@workspace_task(still_true=lambda files, inputs: files_intact(files), exclude=("mirrors", "timeout"), **retrying())
+def download_mnist(ws: WorkspaceRef, dataset: Dataset, mirrors: tuple[str, ...], timeout: float) -> LocalFiles:
+    """The four files into the workspace's downloads/, checked; bad data stops the flow here, before any
+    compute is provisioned."""
     with ProgressReport("download-progress", f"Downloading {dataset.name}") as report:
-        files = download_files(dataset, ws.downloads_dir, mirrors, report.update, logger.info)
-    counts = check_mnist(files)  # bad data stops here, before any compute is provisioned
-    logger.info("%(train)d training and %(test)d test images, all well-formed", counts)
-    return files
+        return download_files(dataset, ws.downloads_dir, mirrors, report.update, get_run_logger().info, timeout)

@@ -1,5 +1,8 @@
 """MNIST as the flow's own steps read it: training/utils.py's checked loader, with its errors as DataError."""
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
 
 from tasks.dataset import LocalFiles
@@ -15,6 +18,10 @@ def load_split(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{exc}; check the dataset's files (or its description's sha256s)") from exc
 
 
-def check_mnist(files: LocalFiles) -> dict[str, int]:
-    """Parse all four files as train.py will; the number of training and test images."""
-    return {split: len(load_split(files, split)[1]) for split in ("train", "test")}
+def check_mnist(paths: Mapping[str, Path]) -> dict[str, int]:
+    """Parse the four files (by datastore name) as train.py will; the number of training and test images."""
+    try:
+        return {split: len(utils.load_pair(paths[f"{split}-images.gz"], paths[f"{split}-labels.gz"])[1])
+                for split in ("train", "test")}  # fmt: skip
+    except utils.IdxFormatError as exc:
+        raise DataError(f"{exc}; check the dataset's files (or its description's sha256s)") from exc

@@ -79,3 +79,22 @@ def fake_azure(tmp_path, monkeypatch):
     monkeypatch.setattr("workspaces.azureml.make_sdk", lambda ref: sdk)
     monkeypatch.setattr("workspaces.azureml.AzureMLWorkspace.poll_seconds", 0.2)
     return sdk
+
+
+@pytest.fixture
+def flow(prefect_api, mirror, tiny_data, tmp_path):
+    """Run the real flow in this process on the local workspace and tiny data: its final state."""
+    from tests.flows.flow_runs import run_flow
+
+    defaults = {"workspace_dir": str(tmp_path / "ws"), "mirrors": [mirror.url], "dataset": tiny_data[1], "max_nodes": 2}
+    return lambda **arguments: run_flow(**{**defaults, **arguments})
+
+
+@pytest.fixture
+def azure_flow(prefect_api, mirror, tiny_data, tmp_path, fake_azure, azure_config):
+    """Run the real flow in this process with --backend azureml against the fake of the adapter's seam."""
+    from tests.flows.flow_runs import run_flow
+
+    defaults = {"backend": "azureml", "workspace_config": str(azure_config), "workspace_dir": str(tmp_path / "ws"),
+                "mirrors": [mirror.url], "dataset": tiny_data[1], "max_nodes": 2}  # fmt: skip
+    return lambda **arguments: run_flow(**{**defaults, **arguments})

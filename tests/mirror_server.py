@@ -52,6 +52,9 @@ class MirrorServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+                try:
+                    self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a time-out): its business
+                    pass
 
         return Handler

@@ -31,7 +31,8 @@ def test_asking_for_azure_without_the_extra_says_how_to_install_it(tmp_path):
 
 
 def test_the_local_workspace_and_its_tests_need_no_azure_sdk():
-    tests = ["tests/training", "tests/tasks", "tests/workspaces", "tests/flows/test_parameters.py"]
+    tests = ["tests/training", "tests/tasks", "tests/workspaces/test_local.py", "tests/workspaces/test_azureml_contract.py",
+             "tests/flows/test_parameters.py"]
     result = run_without_azureml(f"import pytest; sys.exit(pytest.main({tests!r} + ['-q', '-p', 'no:cacheprovider']))")
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout and " skipped" in result.stdout  # the Azure-only tests skip, the rest pass

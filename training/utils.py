@@ -77,14 +77,19 @@ def load_split(data_folder, split, dtype=np.float32):
     Reads the tutorial's datastore names (`train-images.gz`, ...). float32 halves the memory and, with
     scikit-learn's lbfgs, gives the same accuracy as float64 in about half the time (see benchmarks/).
     """
-    images_file = os.path.join(data_folder, f"{split}-images.gz")
-    labels_file = os.path.join(data_folder, f"{split}-labels.gz")
-    images = load_data(images_file, False)
-    labels = load_data(labels_file, True).reshape(-1)
-    check_pair(images, labels, images_file, labels_file, image_shape(images_file))
+    images, labels = load_pair(os.path.join(data_folder, f"{split}-images.gz"),
+                               os.path.join(data_folder, f"{split}-labels.gz"))  # fmt: skip
     scaled = images.astype(dtype)
     scaled /= 255.0
     return scaled, labels
+
+
+def load_pair(images_file, labels_file):
+    """A pair of files as raw pixels (n x 784, uint8) and labels (n,), checked together as MNIST."""
+    images = load_data(images_file, False)
+    labels = load_data(labels_file, True).reshape(-1)
+    check_pair(images, labels, images_file, labels_file, image_shape(images_file))
+    return images, labels
 
 
 def check_pair(images, labels, images_file, labels_file, shape):

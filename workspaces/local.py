@@ -8,6 +8,7 @@ registry, so the whole flow runs on a laptop with no cloud account.
     <folder>/results/              Prefect's persisted task results: the cache (tasks/caching.py)
 """
 
+import functools
 import json
 import logging
 import shutil
@@ -18,9 +19,9 @@ from workspaces import local_runs
 from workspaces.base import (
     MODEL_FILE, ComputeSpec, ComputeTarget, DataRef, LogSink, ModelVersion, RunHandle, RunResult, TrainingJob,
 )  # fmt: skip
-from workspaces.errors import ConfigError, DataError, RunCancelled
+from workspaces.errors import ConfigError, DataError, FlowError, RunCancelled, WorkspaceError
 from workspaces.files import (
-    SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically,
+    SOURCE_IGNORE, copy_atomically, explain_os_error, make_dirs, sha256_file, sha256_tree, write_bytes_atomically,
 )  # fmt: skip
 from workspaces.local_compute import LocalCompute
 from workspaces.locks import exclusive, release
@@ -30,30 +31,57 @@ from workspaces.local_outcome import run_outcome
 log = logging.getLogger(__name__)
 
 
+def explained(method):
+    """The OS's and SQLite's write failures inside a workspace call, as one WorkspaceError that says what to do
+    (a full disk shows up as ENOSPC from a copy, or as "database or disk is full" from MLflow's SQLite)."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except FlowError:
+            raise
+        except OSError as exc:
+            raise explain_os_error(exc, Path(exc.filename or self.root)) from exc
+        except Exception as exc:
+            if "disk is full" in str(exc) or "disk I/O error" in str(exc):
+                raise WorkspaceError(f"no space left on the device writing {self.root / 'mlflow.db'}; free some "
+                                     "space and run again (the registry's SQLite database is intact)") from exc  # fmt: skip
+            raise
+
+    return call
+
+
 class LocalWorkspace:
     def __init__(self, directory: Path):
         self.root = Path(directory).resolve()
         self.name = f"local workspace {self.root}"
         make_dirs(self.root / "datastore", self.root / "runs", self.root / "results")
-        write_bytes_atomically(self.root / "locks" / "writable", b"")  # fails now, clearly, if it cannot be written
+        # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
+        write_bytes_atomically(self.root / "locks" / "writable", b"\0" * 65536)
         self.tracking = LocalTracking(self.root)
         self.compute = LocalCompute(self.root / "compute", self.root / "locks" / "compute.lock")
         for run_id in self.tracking.mark_orphans_killed():
             log.warning("run %s was left running by a flow that no longer exists; marked KILLED", run_id)
 
     # compute --------------------------------------------------------------------------------------------------
+    @explained
     def provision_compute(self, spec: ComputeSpec) -> ComputeTarget:
         return self.compute.create_or_attach(spec)
 
+    @explained
     def delete_compute(self, compute: ComputeTarget) -> None:
         self.compute.delete(compute.name)
 
     # datastore ------------------------------------------------------------------------------------------------
+    @explained
     def upload(self, files: Sequence[Path], target: str) -> DataRef:
         """Copy what the datastore does not already hold with the same content; record each file's sha256."""
         folder = self.root / "datastore" / target
         manifest = Manifest(folder / "manifest.json")
         with exclusive(self.root / "locks" / f"datastore-{target}.lock"):
+            for stale in folder.glob(".*.part"):  # left by a copy killed half-way: none is under way while we lock
+                stale.unlink(missing_ok=True)
             held = manifest.read()
             for path in map(Path, files):
                 digest = sha256_file(path)
@@ -68,6 +96,7 @@ class LocalWorkspace:
         return DataRef(datastore="workspace", path=target, files=files_held, mount=str(self.root / "datastore"))
 
     # runs -----------------------------------------------------------------------------------------------------
+    @explained
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
         """Wait for a free node of `compute`, snapshot the source folder, start the entry script as a process."""
         slot = self.compute.acquire_node(compute, cancelled=local_runs.stopping.is_set)
@@ -88,6 +117,7 @@ class LocalWorkspace:
             raise
         return handle
 
+    @explained
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
         """Follow the run's log into `sink` until it ends; then classify how it ended (local_outcome.py)."""
         live = local_runs.live_run(run.run_id)
@@ -111,6 +141,7 @@ class LocalWorkspace:
         return f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"  # `mlflow ui`'s default port
 
     # registry -------------------------------------------------------------------------------------------------
+    @explained
     def register_model(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
         model_path = self.tracking.artifact_path(run.run_id, MODEL_FILE)
         digest = sha256_file(model_path)
@@ -122,6 +153,7 @@ class LocalWorkspace:
             tags=dict(version.tags), created=created, champion=champion, url=run.url,
         )  # fmt: skip
 
+    @explained
     def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
         source = uri_to_path(version.source) / Path(MODEL_FILE).name
         return verified_copy(source, Path(dest) / source.name, version.sha256)

@@ -9,7 +9,7 @@ from tests import prefect_api
 from tests.e2e.conftest import latest_flow_run, on
 from tests.flows.flow_runs import edit_train_script, mlflow_runs, training_processes
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect-stack")]  # one stack, one worker
 ARTIFACT_KEYS = {"sample-digits", "training-metrics", "accuracy-vs-regularization", "confusion-matrix", "model-card",
                  "model-link", "run-summary", "download-progress", "training-progress"}  # fmt: skip
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import PROJECT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.xdist_group("prefect-stack")]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = PROJECT / "tests" / "output"
 # as root, and without the background services that this machine's closed network refuses

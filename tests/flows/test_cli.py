@@ -39,6 +39,16 @@ def cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
         ([], {"MNIST_MIRROR": "no-such-folder"}, "mirror 'no-such-folder': expected an http://, https:// or file:// URL, or an existing folder"),
         (["--workspace-dir", "afile/ws"], {}, "workspace folder 'afile/ws' cannot be created: {cwd}/afile is a file, not a folder; choose another --workspace-dir"),
         (["--dataset", "missing.json"], {}, "--dataset 'missing.json': expected a readable JSON file describing the files ([Errno 2] No such file or directory: 'missing.json')"),
+        ([], {"MNIST_FLOW_WORKSPACE": "afile/ws"}, "workspace folder 'afile/ws' cannot be created: {cwd}/afile is a file, not a folder; choose another --workspace-dir"),
+        (["--download-timeout", "0"], {}, "download timeout '0': expected a positive number of seconds, such as 30"),
+        (["--experiment-name", "my experiment"], {}, "experiment name 'my experiment': expected letters, digits, '-' or '_' (at most 255), starting with a letter or digit"),
+        (["--compute-name", "x"], {}, "compute name 'x': expected 2 to 16 letters, digits or '-', starting with a letter (Azure ML's rule)"),
+        (["--vm-priority", "spot"], {}, "vm_priority 'spot': expected 'dedicated' or 'lowpriority'"),
+        (["--training-dir", "."], {}, "training folder '.' has no train.py; expected the tutorial's entry script"),
+        (["--mirror", "https://me:secret@example.org/"], {}, "a mirror URL must not carry a password (it would be logged and stored as a parameter)"),
+        (["--backend", "azureml"], {}, "Azure ML workspace config 'config.json' not found; download config.json from the workspace's page in the Azure portal and pass it with --workspace-config"),
+        (["--backend", "azureml"], {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}, "a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; AZURE_CLIENT_SECRET not set"),
+        (["--backend", "azureml", "--credentials-block", "My Block"], {}, "credentials block 'My Block': expected a Prefect block name (lowercase letters, digits and '-')"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_status_2_with_nothing_written(tmp_path, args, env, message):

@@ -35,7 +35,7 @@ def params(**arguments) -> TrainingParameters:
         ({"experiment_name": "my experiment"}, r"experiment name 'my experiment': expected letters, digits"),
         ({"training_dir": "/tmp"}, r"training folder '/tmp' has no train.py"),
         ({"dataset": {"name": "x", "files": []}}, r"dataset lacks train-images.gz"),
-        ({"unknown_flag": 1}, r"unknown_flag=1: Extra inputs are not permitted"),
+        ({"download_timeout": 0}, r"download timeout 0: expected a positive number of seconds, such as 30"),
     ],
 )
 def test_bad_input_is_one_clear_line(arguments, message):

@@ -74,7 +74,7 @@ def test_a_slow_mirror_times_out_and_the_next_is_used(tiny_data, tmp_path):
     dataset = Dataset.model_validate(tiny_data[1])
     with MirrorServer(tiny_data[0], slow_seconds=3) as slow, MirrorServer(tiny_data[0]) as good:
         slow.faults = {"train-images-idx3-ubyte.gz": "slow"}
-        files = download_files(dataset, tmp_path, (slow.url, good.url), say=lambda line: None, timeout=0.5)
+        download_files(dataset, tmp_path, (slow.url, good.url), say=lambda line: None, timeout=0.5)
     assert (tmp_path / "train-images.gz").is_file()
     assert "train-images-idx3-ubyte.gz" in good.requests
 

@@ -1,6 +1,5 @@
 """The local workspace's datastore, compute and locks, used directly (no Prefect)."""
 
-import os
 import signal
 import subprocess
 import sys

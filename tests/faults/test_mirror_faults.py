@@ -1,0 +1,34 @@
+"""Mirror faults through the whole flow: each one detected, the next mirror used; when none serves a file,
+one error lists each mirror's failure, no partial file is left and nothing is provisioned."""
+
+from tests.mirror_server import MirrorServer
+
+
+def leftovers(workspace) -> list[str]:
+    return sorted(p.name for p in workspace.rglob("*") if p.name.endswith(".part") or p.name.startswith(".staging-"))
+
+
+def test_truncated_wrong_failing_and_slow_mirrors_are_each_skipped(flow, tiny_data, tmp_path):
+    servers = [MirrorServer(tiny_data[0], slow_seconds=5) for _ in range(5)]
+    for server, fault in zip(servers, ("truncate", "corrupt", "http500", "slow"), strict=False):
+        server.faults = {f["source"]: fault for f in tiny_data[1]["files"]}
+    with servers[0], servers[1], servers[2], servers[3], servers[4]:
+        state = flow(mirrors=[s.url for s in servers], download_timeout=1)
+    assert state.is_completed(), state.message
+    assert all(len(s.requests) == 4 for s in servers)  # every file tried on every broken mirror, then served
+    assert leftovers(tmp_path / "ws") == []
+
+
+def test_when_no_mirror_serves_a_file_one_error_lists_each_and_nothing_is_left(flow, tiny_data, tmp_path):
+    servers = [MirrorServer(tiny_data[0], slow_seconds=5) for _ in range(4)]
+    for server, fault in zip(servers, ("truncate", "corrupt", "http500", "slow"), strict=True):
+        server.faults = {"train-labels-idx1-ubyte.gz": fault}
+    with servers[0], servers[1], servers[2], servers[3]:
+        state = flow(mirrors=[s.url for s in servers], download_timeout=1)
+    error = str(state.result(raise_on_failure=False))
+    assert error.startswith("no mirror served a valid train-labels-idx1-ubyte.gz")
+    for server, problem in zip(servers, ("truncated", "wrong content", "HTTP 500", "no response within 1 s"), strict=True):
+        assert f"{server.url}: " in error and problem in error
+    workspace = tmp_path / "ws"
+    assert leftovers(workspace) == [] and not (workspace / "downloads" / "train-labels.gz").exists()
+    assert not (workspace / "compute").exists() and not (workspace / "datastore" / "mnist").exists()
