@@ -2,6 +2,7 @@
 # make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose,
 #             JOBS=1 for one process)
 # make install-azure   add the Azure ML SDK v1 (the `azure` extra) for --backend azureml
+# make bench  measure the flow against the bare tutorial script (benchmarks/)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # pytest workers: the flow tests mostly wait (on processes, servers, back-off), so two overlap well
 JOBS ?= 2
@@ -11,7 +12,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install install-azure run test clean
+.PHONY: install install-azure run test bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -38,6 +39,10 @@ run: $(VENV)/.base-$(PINS)
 
 test: $(VENV)/.test-$(PINS)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+
+# benchmarks/: the flow against the bare tutorial script on the full MNIST, about 20 minutes (BENCH_ARGS="--repeat 1")
+bench: $(VENV)/.base-$(PINS)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # the venv and build leftovers; never the workspace (.workspace/ holds the model registry)
 clean:

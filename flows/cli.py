@@ -7,6 +7,7 @@ the training runs were stopped.
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,13 +66,21 @@ def flow_arguments(argv: list[str] | None) -> dict:
     return TrainingParameters.from_flow(given).flow_arguments(set(given))
 
 
+# Prefect gives the temporary server it starts when no PREFECT_API_URL is set 20 s to answer. On a busy 2-core
+# machine that start has been measured failing the first `make run` ("Timed out while attempting to connect to
+# ephemeral Prefect API server"); waiting longer costs nothing when it is quick. A value the user set is kept.
+EPHEMERAL_SERVER_TIMEOUT = ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
 def check_command_line(argv: list[str] | None = None) -> None:
-    """Exit now on --help or bad input: the user should not wait for Prefect and MLflow to load for either."""
+    """Exit now on --help or bad input: the user should not wait for Prefect and MLflow to load for either.
+    Runs before Prefect is imported, so it also sets the defaults Prefect reads when it loads its settings."""
     try:
         flow_arguments(argv)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    os.environ.setdefault(*EPHEMERAL_SERVER_TIMEOUT)
 
 
 def main(flow, argv: list[str] | None = None) -> int:

@@ -55,12 +55,12 @@ def mnist_training(
 
     ws = connect_workspace(params.workspace)
     files = download_mnist(ws, params.dataset, params.mirrors, params.download_timeout)
-    sample = look_at_digits(ws, files)
+    sample = look_at_digits.submit(ws, files)  # a picture for the report: drawn while the work goes on
     compute = provision_compute(ws, params.compute)
     data = upload_data(ws, files, "mnist")
     code = hash_training_code(params.training_dir)
 
-    baseline = train_baseline.submit(ws, files, code)
+    baseline = train_baseline.submit(ws, files, code, compute)
     jobs = training_jobs(params.experiment_name, params.regularization, data, code, compute)
     runs = [submit_training.submit(ws, compute, job, code) for job in jobs]
     results = wait_for_runs(runs)

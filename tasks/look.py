@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from tasks.caching import workspace_task
 from tasks.dataset import LocalFiles
-from tasks.mnist import load_split
+from tasks.mnist import load_raw
 from workspaces.base import WorkspaceRef
 from workspaces.files import write_bytes_atomically
 
@@ -37,7 +37,7 @@ def sample_grid_png(images: np.ndarray, labels: np.ndarray, count: int = SAMPLE_
 
 @workspace_task(still_true=lambda path, inputs: Path(path).is_file())
 def look_at_digits(ws: WorkspaceRef, files: LocalFiles) -> str:
-    images, labels = load_split(files, "train")
+    images, labels = load_raw(files, "train")
     path = ws.reports_dir / "sample-digits.png"
     write_bytes_atomically(path, sample_grid_png(images, labels))
     return str(path)

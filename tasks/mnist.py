@@ -18,6 +18,12 @@ def load_split(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{exc}; check the dataset's files (or its description's sha256s)") from exc
 
 
+def load_raw(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels as stored (0..255, uint8) and labels: for looking at the digits, no need to scale them."""
+    folder = Path(files.folder)
+    return utils.load_pair(folder / f"{split}-images.gz", folder / f"{split}-labels.gz")
+
+
 def check_mnist(paths: Mapping[str, Path]) -> dict[str, int]:
     """Parse the four files (by datastore name) as train.py will; the number of training and test images."""
     try:

@@ -26,11 +26,12 @@ FINAL_STATES = {"Completed", "Cached", "Failed", "Crashed", "Cancelled"}
 
 def metrics_rows(results: list[RunResult], baseline: BaselineResult, model: RegisteredModel) -> list[dict]:
     rows = [{"run": "local baseline", "regularization rate": "-", "accuracy": round(baseline.accuracy, 4),
-             "run id": "-", "registered": ""}]  # fmt: skip
+             "peak memory (MB)": "-", "run id": "-", "registered": ""}]  # fmt: skip
     for run in sorted(results, key=lambda r: r.regularization):
         registered = f"version {model.version.version}" if run.run_id == model.version.run_id else ""
         rows.append({"run": run.name, "regularization rate": run.regularization, "accuracy": round(run.accuracy, 4),
-                     "run id": run.run_id, "registered": registered})  # fmt: skip
+                     "peak memory (MB)": run.metrics.get("peak_memory_mb", "-"), "run id": run.run_id,
+                     "registered": registered})  # fmt: skip
     return rows
 
 
@@ -72,7 +73,7 @@ def step_states(settle_seconds: float = 10.0) -> dict[str, Counter]:
             runs = [r for r in client.read_task_runs(flow_run_filter=flow_filter) if r.id != own_id]
             if all(r.state_name in FINAL_STATES for r in runs) or time.monotonic() > deadline:
                 break
-            time.sleep(0.5)
+            time.sleep(0.1)
     states: dict[str, Counter] = {}
     for run in sorted(runs, key=lambda r: r.expected_start_time or r.created):
         states.setdefault(run.name.rsplit("-", 1)[0], Counter())[run.state_name] += 1

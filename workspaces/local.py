@@ -8,6 +8,8 @@ registry, so the whole flow runs on a laptop with no cloud account.
     <folder>/results/              Prefect's persisted task results: the cache (tasks/caching.py)
 """
 
+import concurrent.futures
+import contextvars
 import functools
 import json
 import logging
@@ -24,9 +26,9 @@ from workspaces.files import (
     SOURCE_IGNORE, copy_atomically, explain_os_error, make_dirs, sha256_file, sha256_tree, write_bytes_atomically,
 )  # fmt: skip
 from workspaces.local_compute import LocalCompute
-from workspaces.locks import exclusive, release
 from workspaces.local_mlflow import LocalTracking, uri_to_path
 from workspaces.local_outcome import run_outcome
+from workspaces.locks import exclusive, release
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,22 @@ class LocalWorkspace:
         make_dirs(self.root / "datastore", self.root / "runs", self.root / "results")
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
         write_bytes_atomically(self.root / "locks" / "writable", b"\0" * 65536)
-        self.tracking = LocalTracking(self.root)
         self.compute = LocalCompute(self.root / "compute", self.root / "locks" / "compute.lock")
-        for run_id in self.tracking.mark_orphans_killed():
+        # MLflow takes seconds to load and, in a new workspace, to create its tables: let that happen while
+        # the flow downloads and looks at the data; the first step that needs the run history waits for it
+        opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
+        self._tracking = opener.submit(contextvars.copy_context().run, self._open_tracking)
+        opener.shutdown(wait=False)  # its one thread ends when the store is open
+
+    def _open_tracking(self) -> LocalTracking:
+        tracking = LocalTracking(self.root)
+        for run_id in tracking.mark_orphans_killed():
             log.warning("run %s was left running by a flow that no longer exists; marked KILLED", run_id)
+        return tracking
+
+    @property
+    def tracking(self) -> LocalTracking:
+        return self._tracking.result()
 
     # compute --------------------------------------------------------------------------------------------------
     @explained
@@ -124,6 +138,8 @@ class LocalWorkspace:
         if live is None:
             raise RunCancelled(f"run {run.name!r} is not running in this process", run.name)
         returncode = local_runs.follow(live, sink)
+        if live.peak_memory_mb is not None:
+            self.tracking.log_metric(run.run_id, "peak_memory_mb", round(live.peak_memory_mb, 1))
         run_dir = self.root / "runs" / run.run_id
         outcome = run_outcome(run, returncode, live.stopped, tuple(live.tail), self.tracking.metrics(run.run_id))
         self.tracking.end_run(run.run_id, outcome.mlflow_status, run_dir / "outputs", live.log_file)

@@ -55,6 +55,9 @@ class LocalTracking:
         if self.client.get_run(run_id).info.status != status:
             self.client.set_terminated(run_id, status)
 
+    def log_metric(self, run_id: str, name: str, value: float) -> None:
+        self.client.log_metric(run_id, name, value)
+
     def metrics(self, run_id: str) -> dict[str, float]:
         return dict(self.client.get_run(run_id).data.metrics)
 

@@ -32,6 +32,7 @@ class LocalRun:
     log_file: Path
     slot_fd: int
     stopped: bool = False  # stopped by us (cancellation, Ctrl-C), not killed from outside
+    peak_memory_mb: float | None = None  # the process's peak resident memory, once it has ended
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
 
 
@@ -65,7 +66,7 @@ def follow(run: LocalRun, sink: LogSink) -> int:
     pending = b""
     with open(run.log_file, "rb") as log:
         while True:
-            finished = run.process.poll() is not None  # read once more after the end: nothing is lost
+            finished = _reaped(run)  # read once more after the end: nothing is lost
             chunk = log.read()
             if chunk:
                 *lines, pending = (pending + chunk).split(b"\n")
@@ -79,6 +80,22 @@ def follow(run: LocalRun, sink: LogSink) -> int:
         _emit(run, pending, sink)
     forget(run)
     return run.process.returncode
+
+
+def _reaped(run: LocalRun) -> bool:
+    """Whether the run's process has ended. It is reaped here with wait4, which, unlike Popen.poll, also
+    returns the process's peak memory (the benchmarks and the run's metrics report it)."""
+    if run.process.returncode is not None:
+        return True
+    try:
+        pid, status, usage = os.wait4(run.process.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped meanwhile by Popen.wait (stopping the run)
+        return run.process.poll() is not None
+    if pid == 0:
+        return False
+    run.process.returncode = os.waitstatus_to_exitcode(status)
+    run.peak_memory_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    return True
 
 
 def _emit(run: LocalRun, raw: bytes, sink: LogSink) -> None:

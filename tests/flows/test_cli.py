@@ -68,6 +68,20 @@ def test_help_documents_every_parameter(tmp_path):
         assert flag in result.stdout
 
 
+@pytest.mark.parametrize("given, expected", [(None, "120"), ("33", "33")])
+def test_the_temporary_prefect_server_gets_time_to_start_unless_the_user_chose(tmp_path, given, expected):
+    """Prefect's 20 s made a first `make run` fail on a busy 2-core machine; the command line waits longer."""
+    show = ("import sys; from flows.cli import check_command_line; check_command_line([]); "
+            "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout; "
+            "print(timeout.value())")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"}
+    if given:
+        env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = given
+    result = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True, cwd=PROJECT, env=env,
+                            timeout=120)  # fmt: skip
+    assert result.stdout.strip() == expected, result.stderr
+
+
 def test_ctrl_c_stops_every_training_run_and_marks_it_killed(subprocess_env, mirror, tiny_data, training_copy, tmp_path):
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     (tmp_path / "dataset.json").write_text(json.dumps(tiny_data[1]))

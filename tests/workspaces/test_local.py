@@ -98,7 +98,7 @@ def test_runs_left_running_by_a_dead_flow_are_marked_killed(tmp_path):
     owner = first.tracking.client.get_run(run_id).data.tags[OWNER_TAG]
     first.tracking.client.set_tag(run_id, OWNER_TAG, owner.rsplit(":", 2)[0] + f":{dead.stdout.strip()}:0")
     alive_run, _ = first.tracking.start_run("sklearn-mnist", "reg-0.4", {})
-    LocalWorkspace(tmp_path / "ws")  # the next flow's connect
+    _ = LocalWorkspace(tmp_path / "ws").tracking  # the next flow's connect, once it has opened the run history
     assert first.tracking.client.get_run(run_id).info.status == "KILLED"
     assert first.tracking.client.get_run(alive_run).info.status == "RUNNING"  # its owner (this process) lives
 

@@ -1,0 +1,109 @@
+"""Benchmarks: the flow against the bare tutorial script, cold and warm, on the full MNIST. Not a test.
+
+    make bench          (or: .venv/bin/python -m benchmarks.run --repeat 3 --rates 1,2,4)
+
+In one invocation on one machine, for 1, 2 and 4 regularization rates, four commands alternate so that drift
+affects them alike: the bare tutorial script (bare_tutorial.py), the flow on a fresh workspace (cold), the
+same command again (warm, all cached) and a one-task flow importing the same modules (empty_flow.py, the floor
+for warm). Every flow runs against one Prefect server of the benchmark's own. Each command is repeated and
+its median reported; the table is printed and the figures written as JSON.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+from benchmarks.measure import PROJECT, PrefectServer, flow_run_record, measure, run_peaks_mb
+
+RATES = (0.8, 0.4, 0.2, 0.1)
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())  # fmt: skip
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "scikit-learn": version("scikit-learn"), "prefect": version("prefect"), "mlflow": version("mlflow")}  # fmt: skip
+
+
+def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server: PrefectServer) -> dict:
+    rates = [arg for rate in RATES[:count] for arg in ("--regularization", str(rate))]
+    bare = measure([sys.executable, "benchmarks/bare_tutorial.py", "--data-folder", mnist, *rates], server.env)
+    workspace = folder / f"workspace-{count}-{repetition}"
+    flow = [sys.executable, "flows/main.py", "--workspace-dir", str(workspace), "--mirror", mnist, *rates]
+    cold = measure(flow, server.env)
+    cold_record, run_peaks = flow_run_record(server), run_peaks_mb(workspace)
+    warm = measure(flow, server.env)
+    empty = measure([sys.executable, "benchmarks/empty_flow.py"], server.env)
+    fits = json.loads(bare.output.strip().splitlines()[-1])["fits"]
+    return {"bare_seconds": bare.seconds, "cold_seconds": cold.seconds, "warm_seconds": warm.seconds,
+            "empty_seconds": empty.seconds, "flow_peak_mb": cold.peak_mb, "run_peak_mb": max(run_peaks, default=0.0),
+            "bare_baseline": fits[0], "flow_baseline": {"accuracy": cold_record["baseline_accuracy"],
+                                                        "fit_seconds": cold_record["baseline_fit_seconds"],
+                                                        "cpu_seconds": cold_record["baseline_cpu_seconds"]},
+            "cold_steps": cold_record["steps"], "warm_steps": flow_run_record(server)["steps"]}  # fmt: skip
+
+
+def medians(repetitions: list[dict]) -> dict:
+    median = lambda key: statistics.median(r[key] for r in repetitions)  # noqa: E731
+    summary = {key: round(median(key), 2) for key in ("bare_seconds", "cold_seconds", "warm_seconds",
+                                                       "empty_seconds", "flow_peak_mb", "run_peak_mb")}  # fmt: skip
+    summary["cold/bare"] = round(summary["cold_seconds"] / summary["bare_seconds"], 2)
+    summary["warm/empty"] = round(summary["warm_seconds"] / summary["empty_seconds"], 2)
+    for side in ("bare_baseline", "flow_baseline"):
+        summary[side] = {k: round(statistics.median(r[side][k] or 0.0 for r in repetitions), 4)
+                         for k in ("accuracy", "fit_seconds", "cpu_seconds")}  # fmt: skip
+    steps = repetitions[0]["cold_steps"]
+    summary["cold_steps"] = {s: round(statistics.median(r["cold_steps"].get(s, 0.0) for r in repetitions), 2) for s in steps}
+    return summary
+
+
+def table(results: dict) -> str:
+    lines = ["| rates | bare s | flow cold s | cold/bare | flow warm s | empty flow s | warm/empty | flow peak MB | run peak MB |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for count, m in results.items():
+        lines.append(f"| {count} | {m['bare_seconds']} | {m['cold_seconds']} | {m['cold/bare']} | {m['warm_seconds']} | "
+                     f"{m['empty_seconds']} | {m['warm/empty']} | {m['flow_peak_mb']} | {m['run_peak_mb']} |")  # fmt: skip
+    lines += ["", "| baseline `LogisticRegression()`, rates | bare (float64) accuracy | fit s | CPU s "
+              "| flow (float32, one thread) accuracy | fit s | CPU s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for count, m in results.items():
+        bare, flow = m["bare_baseline"], m["flow_baseline"]
+        lines.append(f"| {count} | {bare['accuracy']} | {bare['fit_seconds']:.1f} | {bare['cpu_seconds']:.1f} | "
+                     f"{flow['accuracy']} | {flow['fit_seconds']:.1f} | {flow['cpu_seconds']:.1f} |")  # fmt: skip
+    last_count, last = list(results.items())[-1]
+    lines += ["", f"| step (cold, {last_count} rates; longest run for submit_training) | s |", "|---|---|"]
+    lines += [f"| {step} | {seconds} |" for step, seconds in last["cold_steps"].items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", default=os.environ.get("MNIST_MIRROR", str(PROJECT.parent / "shared/data/mnist")),
+                        help="a folder with the four MNIST files (default: $MNIST_MIRROR or ../shared/data/mnist)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rates", default="1,2,4", help="counts of regularization rates, comma-separated")
+    parser.add_argument("--output", default=str(PROJECT / "benchmarks" / "results" / "latest.json"))
+    args = parser.parse_args()
+    counts = [int(c) for c in args.rates.split(",")]
+    with tempfile.TemporaryDirectory(prefix="mnist-flow-bench-") as folder, PrefectServer(Path(folder)) as server:
+        raw = {c: [] for c in counts}
+        for repetition in range(args.repeat):  # alternate: every command once per round, then the next round
+            for count in counts:
+                raw[count].append(one_repetition(count, repetition, args.mnist, Path(folder), server))
+                print(f"round {repetition + 1}/{args.repeat}, {count} rate(s): done", file=sys.stderr, flush=True)
+    results = {count: medians(reps) for count, reps in raw.items()}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine(), "repeat": args.repeat, "mode": "one running Prefect server on 127.0.0.1",
+              "results": results, "raw": raw}  # fmt: skip
+    Path(args.output).write_text(json.dumps(report, indent=1))
+    print(f"machine: {report['machine']}\nmedians of {args.repeat} runs; every flow against one running Prefect server\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
