@@ -72,8 +72,21 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: f
     raise AssertionError(f"prefect server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def require_one_worker(request) -> None:
+    """The e2e tests share one stack, so `make test` (`--dist loadgroup`) keeps them in one worker (xdist_group).
+    pytest-xdist groups a test by appending `@group` to its node id; with pytest 9.2 that no longer takes, the
+    tests scatter and each worker starts a stack of its own, 2 minutes each. Fail instead of paying unnoticed."""
+    if getattr(request.config.option, "loadgroup", False):
+        scattered = [item.nodeid for item in request.session.items
+                     if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]  # fmt: skip
+        if scattered:
+            pytest.fail(f"pytest-xdist did not keep {scattered[0]} in its group: this pytest and pytest-xdist do not "
+                        "work together; install the pinned versions (requirements/constraints.txt)", pytrace=False)  # fmt: skip
+
+
 @pytest.fixture(scope="package")
-def prefect_stack(tmp_path_factory) -> PrefectStack:
+def prefect_stack(tmp_path_factory, request) -> PrefectStack:
+    require_one_worker(request)
     folder = tmp_path_factory.mktemp("prefect-stack")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
