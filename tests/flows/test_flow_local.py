@@ -22,6 +22,9 @@ def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
     lines = log_lines(flow_run_id(first), expect="[reg-0.8] Accuracy is")
     assert any(line.startswith("[reg-0.8] Train a logistic regression model") for line in lines)
     assert ARTIFACT_KEYS <= set(artifacts(flow_run_id(first)))
+    # the run's own process, with scikit-learn and MLflow loaded, measured when it ended (wait4)
+    assert mlflow_runs(tmp_path / "ws")[0].data.metrics["peak_memory_mb"] > 50
+    assert "peak memory (MB)" in artifacts(flow_run_id(first))["training-metrics"].data
     fetched = len(mirror.requests)
 
     second = flow()
