@@ -40,7 +40,7 @@ run: $(VENV)/.base-$(PINS)
 test: $(VENV)/.test-$(PINS)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
-# benchmarks/: the flow against the bare tutorial script on the full MNIST, about 20 minutes (BENCH_ARGS="--repeat 1")
+# benchmarks/: the flow against the bare tutorial script on the full MNIST, about 25 minutes on 2 cores (BENCH_ARGS="--repeat 1 --rates 4" for a quick look)
 bench: $(VENV)/.base-$(PINS)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
