@@ -4,7 +4,6 @@ The model is built in the task's own body, so its hyper-parameters are part of T
 key; the data (by sha256) and the training code (its hash and library versions) are inputs.
 """
 
-import os
 import time
 
 import numpy as np
@@ -18,7 +17,6 @@ from tasks.code import TrainingCode
 from tasks.dataset import LocalFiles
 from tasks.mnist import load_split
 from workspaces.base import ComputeTarget, WorkspaceRef
-from workspaces.local_runs import threads_per_run
 
 
 class BaselineResult(BaseModel):
@@ -30,18 +28,12 @@ class BaselineResult(BaseModel):
     test_images: int
 
 
-def baseline_threads(compute: ComputeTarget) -> int:
-    """The baseline fits on this machine while the training runs go: on a local target it shares the cores
-    as one more run does, so numeric libraries never oversubscribe them; beside a remote cluster it has them all."""
-    return threads_per_run(compute.max_nodes) if compute.kind == "local" else os.cpu_count() or 1
-
-
 @workspace_task(exclude=("compute",))  # how many threads fit it changes its speed, not its result
 def train_baseline(ws: WorkspaceRef, files: LocalFiles, code: TrainingCode, compute: ComputeTarget) -> BaselineResult:
     logger = get_run_logger()
     X_train, y_train = load_split(files, "train")
     X_test, y_test = load_split(files, "test")
-    threads = baseline_threads(compute)
+    threads = compute.threads_here()  # one run's share of a local target's cores
     started, cpu_started = time.perf_counter(), time.thread_time()
     clf = LogisticRegression()
     with threadpool_limits(limits=threads):

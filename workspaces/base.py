@@ -12,6 +12,7 @@ points to still exists: see tasks/caching.py).
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -72,6 +73,13 @@ class ComputeTarget(Value):
     min_nodes: int
     max_nodes: int
     created: bool  # False: an existing target was attached
+
+    def threads_here(self) -> int:
+        """Threads a fit on this machine may use while the target's runs go. A local target's runs share the
+        machine's cores, `max_nodes` at once, and the baseline takes one run's share, so numeric libraries never
+        oversubscribe them; beside a remote cluster the machine is the baseline's alone."""
+        cores = os.cpu_count() or 1
+        return max(1, cores // max(1, self.max_nodes)) if self.kind == "local" else cores
 
 
 class DataRef(Value):

@@ -124,7 +124,7 @@ class LocalWorkspace:
             snapshot(Path(job.source_dir), run_dir, job.source_hash)
             handle = RunHandle(run_id=run_id, name=job.run_name, job=job, url=self._run_url(experiment_id, run_id))
             env = {"MLFLOW_TRACKING_URI": self.tracking.uri, "MLFLOW_RUN_ID": run_id}
-            env.update(dict.fromkeys(local_runs.THREAD_VARIABLES, str(local_runs.threads_per_run(compute.max_nodes))))
+            env.update(dict.fromkeys(local_runs.THREAD_VARIABLES, str(compute.threads_here())))
             local_runs.launch(handle, run_dir, job.data.mount, slot, env)
         except BaseException:
             release(slot)

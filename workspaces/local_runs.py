@@ -41,11 +41,6 @@ _live_lock = threading.Lock()
 stopping = threading.Event()  # set once the flow is being cancelled: no new run may start
 
 
-def threads_per_run(max_nodes: int) -> int:
-    """Divide the machine's cores between the runs that may execute at once, so BLAS never oversubscribes."""
-    return max(1, (os.cpu_count() or 1) // max(1, max_nodes))
-
-
 def launch(handle: RunHandle, run_dir: Path, data_folder: str, slot_fd: int, env: dict[str, str]) -> LocalRun:
     log_file = run_dir / "run.log"
     command = [sys.executable, "-u", str(LAUNCHER), handle.job.entry_script, *handle.job.arguments(data_folder)]
