@@ -1,6 +1,7 @@
 """MNIST as the flow's own steps read it: training/utils.py's checked loader, with its errors as DataError."""
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,19 @@ from training import utils
 from workspaces.errors import DataError
 
 
-def load_split(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images scaled to 0..1 as float32, and labels, of 'train' or 'test'; DataError if a file is malformed."""
+@contextlib.contextmanager
+def malformed_as_data_error() -> Iterator[None]:
+    """A file that is not what MNIST's format says, as the flow's DataError with what to check."""
     try:
-        return utils.load_split(files.folder, split)
+        yield
     except utils.IdxFormatError as exc:
         raise DataError(f"{exc}; check the dataset's files (or its description's sha256s)") from exc
+
+
+def load_split(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images scaled to 0..1 as float32, and labels, of 'train' or 'test'; DataError if a file is malformed."""
+    with malformed_as_data_error():
+        return utils.load_split(files.folder, split)
 
 
 def load_raw(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -26,8 +34,6 @@ def load_raw(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def check_mnist(paths: Mapping[str, Path]) -> dict[str, int]:
     """Parse the four files (by datastore name) as train.py will; the number of training and test images."""
-    try:
+    with malformed_as_data_error():
         return {split: len(utils.load_pair(paths[f"{split}-images.gz"], paths[f"{split}-labels.gz"])[1])
                 for split in ("train", "test")}  # fmt: skip
-    except utils.IdxFormatError as exc:
-        raise DataError(f"{exc}; check the dataset's files (or its description's sha256s)") from exc
