@@ -1,6 +1,7 @@
 # make run    set up .venv and run the flow on the local workspace (flags: make run ARGS="--regularization 0.4")
 # make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose,
 #             JOBS=1 for one process)
+# make lint   ruff (check and format check) and mypy, as CI runs them before the tests
 # make install-azure   add the Azure ML SDK v1 (the `azure` extra) for --backend azureml
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,7 +13,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install install-azure run test bench clean
+.PHONY: install install-azure run test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -40,11 +41,16 @@ run: $(VENV)/.base-$(PINS)
 test: $(VENV)/.test-$(PINS)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
+lint: $(VENV)/.test-$(PINS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 # benchmarks/: the flow against the bare tutorial script on the full MNIST, about 25 minutes on 2 cores (BENCH_ARGS="--repeat 1 --rates 4" for a quick look)
 bench: $(VENV)/.base-$(PINS)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # the venv and build leftovers; never the workspace (.workspace/ holds the model registry)
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

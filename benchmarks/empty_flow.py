@@ -4,12 +4,12 @@ A fully cached run of the flow can be no faster than Prefect starting a flow wit
 this is that flow, run the same way (the same Prefect server) by benchmarks/run.py.
 """
 
+import mlflow.store.model_registry.sqlalchemy_store
+import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - flow imports when it opens the local workspace
 from prefect import flow, task
 
 import flows.main  # noqa: F401 - the same imports (Prefect, scikit-learn, matplotlib, the tasks) ...
-import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401 - ... and MLflow's SQLite stores, which the
-import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - flow imports when it opens the local workspace
-import workspaces.local  # noqa: F401
+import workspaces.local.workspace  # noqa: F401
 
 
 @task

@@ -1,17 +1,14 @@
-"""Measuring commands for benchmarks/run.py: wall time and peak memory of a process, a Prefect server of the
-benchmark's own, and what Prefect and MLflow recorded about a flow run."""
+"""Measuring commands for benchmarks/run.py: wall time and peak memory of a process, and what Prefect and MLflow
+recorded about a flow run (the Prefect server is plumbing/prefect_server.py's)."""
 
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from plumbing.prefect_server import PrefectServer
 
 PROJECT = Path(__file__).resolve().parents[1]
 BASELINE_LINE = re.compile(
@@ -39,8 +36,9 @@ def peak_of(pid: int) -> float:
 def measure(command: list[str], env: dict[str, str]) -> Measured:
     """Run `command` to its end; raise with its output if it failed."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)  # fmt: skip
+    process = subprocess.Popen(
+        command, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     peak = [0.0]
 
     def watch_memory() -> None:  # VmHWM only grows: the last reading before the end is the peak
@@ -58,53 +56,24 @@ def measure(command: list[str], env: dict[str, str]) -> Measured:
     return Measured(seconds, round(peak[0], 1), output)
 
 
-class PrefectServer:
-    """`prefect server start` on a free port of 127.0.0.1 with its own PREFECT_HOME: every measured flow runs
-    against it, so none pays for starting a temporary server and all are measured in the same mode."""
-
-    def __init__(self, folder: Path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/api"
-        self.env = {**os.environ, "PREFECT_HOME": str(folder / "prefect-home"), "PREFECT_API_URL": self.url,
-                    "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
-                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
-        self.log = open(folder / "prefect-server.log", "wb")
-        prefect = str(Path(sys.executable).with_name("prefect"))
-        self.process = subprocess.Popen([prefect, "server", "start"], env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-    def __enter__(self) -> "PrefectServer":
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError("the benchmark's Prefect server did not start")
-
-    def __exit__(self, *exc_info) -> None:
-        os.killpg(self.process.pid, signal.SIGINT)
-        self.process.wait(timeout=60)
-        self.log.close()
-
-
 def flow_run_record(server: PrefectServer) -> dict:
     """The latest mnist-training run as Prefect recorded it: each step's seconds and the baseline's fit."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: server.url}), get_client(sync_client=True) as client:
-        run = next(r for r in client.read_flow_runs(sort="EXPECTED_START_TIME_DESC", limit=5)
-                   if client.read_flow(r.flow_id).name == "mnist-training")  # fmt: skip
+    with temporary_settings({PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
+        run = next(
+            r
+            for r in client.read_flow_runs(sort="EXPECTED_START_TIME_DESC", limit=5)
+            if client.read_flow(r.flow_id).name == "mnist-training"
+        )
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
         logs, page = [], None
         while page is None or len(page) == 200:  # the API returns at most 200 lines at a time
-            page = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
-                                    limit=200, offset=len(logs))  # fmt: skip
+            page = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200, offset=len(logs)
+            )
             logs += page
     steps: dict[str, float] = {}
     for task in sorted(tasks, key=lambda t: t.start_time or t.expected_start_time):  # the flow's order
@@ -112,8 +81,12 @@ def flow_run_record(server: PrefectServer) -> dict:
         steps[step] = max(steps.get(step, 0.0), task.total_run_time.total_seconds())
     baseline = next((BASELINE_LINE.search(log.message) for log in logs if BASELINE_LINE.search(log.message)), None)
     figure = lambda group: float(baseline.group(group)) if baseline and baseline.group(group) else None  # noqa: E731
-    return {"steps": steps, "baseline_accuracy": figure(1), "baseline_fit_seconds": figure(2),
-            "baseline_cpu_seconds": figure(3)}  # fmt: skip
+    return {
+        "steps": steps,
+        "baseline_accuracy": figure(1),
+        "baseline_fit_seconds": figure(2),
+        "baseline_cpu_seconds": figure(3),
+    }
 
 
 def run_peaks_mb(workspace: Path) -> list[float]:
@@ -123,4 +96,6 @@ def run_peaks_mb(workspace: Path) -> list[float]:
     uri = f"sqlite:///{workspace}/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
-    return [r.data.metrics["peak_memory_mb"] for r in client.search_runs(experiments) if "peak_memory_mb" in r.data.metrics]
+    return [
+        r.data.metrics["peak_memory_mb"] for r in client.search_runs(experiments) if "peak_memory_mb" in r.data.metrics
+    ]

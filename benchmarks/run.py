@@ -19,16 +19,29 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from benchmarks.measure import PROJECT, PrefectServer, flow_run_record, measure, run_peaks_mb
+from benchmarks.measure import PROJECT, flow_run_record, measure, run_peaks_mb
+from plumbing.prefect_server import PrefectServer
 
 RATES = (0.8, 0.4, 0.2, 0.1)
 
 
 def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())  # fmt: skip
-    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "scikit-learn": version("scikit-learn"), "prefect": version("prefect"), "mlflow": version("mlflow")}  # fmt: skip
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "scikit-learn": version("scikit-learn"),
+        "prefect": version("prefect"),
+        "mlflow": version("mlflow"),
+    }
 
 
 def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server: PrefectServer) -> dict:
@@ -41,40 +54,67 @@ def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server
     warm = measure(flow, server.env)
     empty = measure([sys.executable, "benchmarks/empty_flow.py"], server.env)
     fits = json.loads(bare.output.strip().splitlines()[-1])["fits"]
-    return {"bare_seconds": bare.seconds, "cold_seconds": cold.seconds, "warm_seconds": warm.seconds,
-            "empty_seconds": empty.seconds, "flow_peak_mb": cold.peak_mb, "run_peak_mb": max(run_peaks, default=0.0),
-            "bare_baseline": fits[0], "flow_baseline": {"accuracy": cold_record["baseline_accuracy"],
-                                                        "fit_seconds": cold_record["baseline_fit_seconds"],
-                                                        "cpu_seconds": cold_record["baseline_cpu_seconds"]},
-            "cold_steps": cold_record["steps"], "warm_steps": flow_run_record(server)["steps"]}  # fmt: skip
+    return {
+        "bare_seconds": bare.seconds,
+        "cold_seconds": cold.seconds,
+        "warm_seconds": warm.seconds,
+        "empty_seconds": empty.seconds,
+        "flow_peak_mb": cold.peak_mb,
+        "run_peak_mb": max(run_peaks, default=0.0),
+        "bare_baseline": fits[0],
+        "flow_baseline": {
+            "accuracy": cold_record["baseline_accuracy"],
+            "fit_seconds": cold_record["baseline_fit_seconds"],
+            "cpu_seconds": cold_record["baseline_cpu_seconds"],
+        },
+        "cold_steps": cold_record["steps"],
+        "warm_steps": flow_run_record(server)["steps"],
+    }
 
 
 def medians(repetitions: list[dict]) -> dict:
     median = lambda key: statistics.median(r[key] for r in repetitions)  # noqa: E731
-    summary = {key: round(median(key), 2) for key in ("bare_seconds", "cold_seconds", "warm_seconds",
-                                                       "empty_seconds", "flow_peak_mb", "run_peak_mb")}  # fmt: skip
+    summary = {
+        key: round(median(key), 2)
+        for key in ("bare_seconds", "cold_seconds", "warm_seconds", "empty_seconds", "flow_peak_mb", "run_peak_mb")
+    }
     summary["cold/bare"] = round(summary["cold_seconds"] / summary["bare_seconds"], 2)
     summary["warm/empty"] = round(summary["warm_seconds"] / summary["empty_seconds"], 2)
     for side in ("bare_baseline", "flow_baseline"):
-        summary[side] = {k: round(statistics.median(r[side][k] or 0.0 for r in repetitions), 4)
-                         for k in ("accuracy", "fit_seconds", "cpu_seconds")}  # fmt: skip
+        summary[side] = {
+            k: round(statistics.median(r[side][k] or 0.0 for r in repetitions), 4)
+            for k in ("accuracy", "fit_seconds", "cpu_seconds")
+        }
     steps = repetitions[0]["cold_steps"]
-    summary["cold_steps"] = {s: round(statistics.median(r["cold_steps"].get(s, 0.0) for r in repetitions), 2) for s in steps}
+    summary["cold_steps"] = {
+        s: round(statistics.median(r["cold_steps"].get(s, 0.0) for r in repetitions), 2) for s in steps
+    }
     return summary
 
 
 def table(results: dict) -> str:
-    lines = ["| rates | bare s | flow cold s | cold/bare | flow warm s | empty flow s | warm/empty | flow peak MB | run peak MB |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| rates | bare s | flow cold s | cold/bare | flow warm s | empty flow s | warm/empty "
+        "| flow peak MB | run peak MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for count, m in results.items():
-        lines.append(f"| {count} | {m['bare_seconds']} | {m['cold_seconds']} | {m['cold/bare']} | {m['warm_seconds']} | "
-                     f"{m['empty_seconds']} | {m['warm/empty']} | {m['flow_peak_mb']} | {m['run_peak_mb']} |")  # fmt: skip
-    lines += ["", "| baseline `LogisticRegression()`, rates | bare (float64) accuracy | fit s | CPU s "
-              "| flow (float32, one thread) accuracy | fit s | CPU s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines.append(
+            f"| {count} | {m['bare_seconds']} | {m['cold_seconds']} | {m['cold/bare']} | {m['warm_seconds']} | "
+            f"{m['empty_seconds']} | {m['warm/empty']} | {m['flow_peak_mb']} | {m['run_peak_mb']} |"
+        )
+    lines += [
+        "",
+        "| baseline `LogisticRegression()`, rates | bare (float64) accuracy | fit s | CPU s "
+        "| flow (float32, one thread) accuracy | fit s | CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for count, m in results.items():
         bare, flow = m["bare_baseline"], m["flow_baseline"]
-        lines.append(f"| {count} | {bare['accuracy']} | {bare['fit_seconds']:.1f} | {bare['cpu_seconds']:.1f} | "
-                     f"{flow['accuracy']} | {flow['fit_seconds']:.1f} | {flow['cpu_seconds']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {count} | {bare['accuracy']} | {bare['fit_seconds']:.1f} | {bare['cpu_seconds']:.1f} | "
+            f"{flow['accuracy']} | {flow['fit_seconds']:.1f} | {flow['cpu_seconds']:.1f} |"
+        )
     last_count, last = list(results.items())[-1]
     lines += ["", f"| step (cold, {last_count} rates; longest run for submit_training) | s |", "|---|---|"]
     lines += [f"| {step} | {seconds} |" for step, seconds in last["cold_steps"].items()]
@@ -83,14 +123,20 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist", default=os.environ.get("MNIST_MIRROR", str(PROJECT.parent / "shared/data/mnist")),
-                        help="a folder with the four MNIST files (default: $MNIST_MIRROR or ../shared/data/mnist)")
+    parser.add_argument(
+        "--mnist",
+        default=os.environ.get("MNIST_MIRROR", str(PROJECT.parent / "shared/data/mnist")),
+        help="a folder with the four MNIST files (default: $MNIST_MIRROR or ../shared/data/mnist)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rates", default="1,2,4", help="counts of regularization rates, comma-separated")
     parser.add_argument("--output", default=str(PROJECT / "benchmarks" / "results" / "latest.json"))
     args = parser.parse_args()
     counts = [int(c) for c in args.rates.split(",")]
-    with tempfile.TemporaryDirectory(prefix="mnist-flow-bench-") as folder, PrefectServer(Path(folder)) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="mnist-flow-bench-") as folder,
+        PrefectServer(Path(folder) / "prefect") as server,
+    ):
         raw = {c: [] for c in counts}
         for repetition in range(args.repeat):  # alternate: every command once per round, then the next round
             for count in counts:
@@ -98,10 +144,17 @@ def main() -> None:
                 print(f"round {repetition + 1}/{args.repeat}, {count} rate(s): done", file=sys.stderr, flush=True)
     results = {count: medians(reps) for count, reps in raw.items()}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    report = {"machine": machine(), "repeat": args.repeat, "mode": "one running Prefect server on 127.0.0.1",
-              "results": results, "raw": raw}  # fmt: skip
+    report = {
+        "machine": machine(),
+        "repeat": args.repeat,
+        "mode": "one running Prefect server on 127.0.0.1",
+        "results": results,
+        "raw": raw,
+    }
     Path(args.output).write_text(json.dumps(report, indent=1))
-    print(f"machine: {report['machine']}\nmedians of {args.repeat} runs; every flow against one running Prefect server\n")
+    print(
+        f"machine: {report['machine']}\nmedians of {args.repeat} runs; every flow against one running Prefect server\n"
+    )
     print(table(results))
 
 

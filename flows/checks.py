@@ -42,14 +42,19 @@ def check_compute_env(given: Mapping[str, Any], env: Mapping[str, str], backend:
     if spec["max_nodes"] < 1:
         raise ValueError(f"max_nodes {spec['max_nodes']}: expected at least 1 node")
     if spec["min_nodes"] < 0 or spec["idle_seconds_before_scaledown"] < 0:
-        raise ValueError(f"min_nodes {spec['min_nodes']}, idle seconds {spec['idle_seconds_before_scaledown']}: "
-                         "expected numbers of 0 or more")  # fmt: skip
+        raise ValueError(
+            f"min_nodes {spec['min_nodes']}, idle seconds {spec['idle_seconds_before_scaledown']}: "
+            "expected numbers of 0 or more"
+        )
     if spec["max_nodes"] < spec["min_nodes"]:
-        raise ValueError(f"max_nodes {spec['max_nodes']} is below min_nodes {spec['min_nodes']}; "
-                         "expected max_nodes >= min_nodes")  # fmt: skip
+        raise ValueError(
+            f"max_nodes {spec['max_nodes']} is below min_nodes {spec['min_nodes']}; expected max_nodes >= min_nodes"
+        )
     if not COMPUTE_NAME.match(str(spec["name"])):
-        raise ValueError(f"compute name {spec['name']!r}: expected 2 to 16 letters, digits or '-', "
-                         "starting with a letter (Azure ML's rule)")  # fmt: skip
+        raise ValueError(
+            f"compute name {spec['name']!r}: expected 2 to 16 letters, digits or '-', "
+            "starting with a letter (Azure ML's rule)"
+        )
     if spec["vm_priority"] not in ("dedicated", "lowpriority"):
         raise ValueError(f"vm_priority {spec['vm_priority']!r}: expected 'dedicated' or 'lowpriority'")
     return ComputeSpec.model_validate(spec)
@@ -106,12 +111,16 @@ def installed(module: str) -> bool:
 def check_azure_settings(config_path: str, credentials_block: str | None, env: Mapping[str, str]) -> None:
     """How --backend azureml will connect, checked before anything is done; secrets are never repeated."""
     if not installed("azureml.core"):
-        raise ValueError("--backend azureml needs the Azure ML SDK v1, which is not installed; "
-                         "run make install-azure (or pip install -e '.[azure]')")  # fmt: skip
+        raise ValueError(
+            "--backend azureml needs the Azure ML SDK v1, which is not installed; "
+            "run make install-azure (or pip install -e '.[azure]')"
+        )
     if credentials_block is not None:
         if not BLOCK_NAME.match(credentials_block):
-            raise ValueError(f"credentials block {credentials_block!r}: expected a Prefect block name "
-                             "(lowercase letters, digits and '-')")  # fmt: skip
+            raise ValueError(
+                f"credentials block {credentials_block!r}: expected a Prefect block name "
+                "(lowercase letters, digits and '-')"
+            )
         return
     given = [name for name in AZURE_SERVICE_PRINCIPAL if env.get(name)]
     if given and len(given) < len(AZURE_SERVICE_PRINCIPAL):
@@ -125,16 +134,22 @@ def check_azure_settings(config_path: str, credentials_block: str | None, env: M
 def check_workspace_config(config_path: str) -> None:
     path = Path(config_path)
     if not path.is_file():
-        raise ValueError(f"Azure ML workspace config {config_path!r} not found; download config.json from the "
-                         "workspace's page in the Azure portal and pass it with --workspace-config")  # fmt: skip
+        raise ValueError(
+            f"Azure ML workspace config {config_path!r} not found; download config.json from the "
+            "workspace's page in the Azure portal and pass it with --workspace-config"
+        )
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"Azure ML workspace config {config_path!r} is not readable JSON ({exc})") from None
     missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or not config.get(key)]
     if missing:
-        raise ValueError(f"Azure ML workspace config {config_path!r} lacks {', '.join(missing)}; expected "
-                         "subscription_id, resource_group and workspace_name, as the portal's config.json has")  # fmt: skip
+        raise ValueError(
+            f"Azure ML workspace config {config_path!r} lacks {', '.join(missing)}; expected "
+            "subscription_id, resource_group and workspace_name, as the portal's config.json has"
+        )
     if not GUID.match(str(config["subscription_id"])):
-        raise ValueError(f"Azure ML workspace config {config_path!r}: subscription_id "
-                         f"{config['subscription_id']!r} is not a subscription id (a GUID)")  # fmt: skip
+        raise ValueError(
+            f"Azure ML workspace config {config_path!r}: subscription_id "
+            f"{config['subscription_id']!r} is not a subscription id (a GUID)"
+        )

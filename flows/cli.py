@@ -23,32 +23,55 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Defaults come from the environment where noted; every flag is also a deployment parameter.",
     )
     add = parser.add_argument
-    add("--regularization", action="append", metavar="RATE",
-        help="regularization rate of one training run (C = 1/RATE); repeat for several runs (default: 0.8)")
+    add(
+        "--regularization",
+        action="append",
+        metavar="RATE",
+        help="regularization rate of one training run (C = 1/RATE); repeat for several runs (default: 0.8)",
+    )
     add("--experiment-name", metavar="NAME", help="experiment the runs belong to (default: sklearn-mnist)")
     add("--backend", metavar="NAME", help="'local' (default: a folder, no cloud account) or 'azureml'")
-    add("--workspace-dir", metavar="DIR",
-        help="the local workspace, and the cache of every backend (default: $MNIST_FLOW_WORKSPACE or .workspace)")
-    add("--mirror", action="append", dest="mirrors", metavar="URL_OR_DIR",
+    add(
+        "--workspace-dir",
+        metavar="DIR",
+        help="the local workspace, and the cache of every backend (default: $MNIST_FLOW_WORKSPACE or .workspace)",
+    )
+    add(
+        "--mirror",
+        action="append",
+        dest="mirrors",
+        metavar="URL_OR_DIR",
         help="where to download MNIST from: http(s)/file URL or folder, tried in order; repeatable "
-             "(default: $MNIST_MIRROR, comma-separated, or the public mirrors)")
-    add("--download-timeout", metavar="S", help="seconds a mirror may stay silent before the next is tried (default: 30)")
+        "(default: $MNIST_MIRROR, comma-separated, or the public mirrors)",
+    )
+    add(
+        "--download-timeout",
+        metavar="S",
+        help="seconds a mirror may stay silent before the next is tried (default: 30)",
+    )
     add("--dataset", metavar="FILE.json", help="describe other data files and their sha256s (default: MNIST)")
     add("--compute-name", metavar="NAME", help="compute target (default: $AML_COMPUTE_CLUSTER_NAME or cpu-cluster)")
     add("--vm-size", metavar="SKU", help="VM size (default: $AML_COMPUTE_CLUSTER_SKU or STANDARD_D2_V2)")
     add("--min-nodes", metavar="N", help="nodes kept when idle (default: $AML_COMPUTE_CLUSTER_MIN_NODES or 0)")
-    add("--max-nodes", metavar="N",
-        help="runs executing at once (default: $AML_COMPUTE_CLUSTER_MAX_NODES, else the CPU count locally, 4 on Azure)")
+    add(
+        "--max-nodes",
+        metavar="N",
+        help="runs executing at once (default: $AML_COMPUTE_CLUSTER_MAX_NODES, else the CPU count locally, 4 on Azure)",
+    )
     add("--vm-priority", metavar="PRIORITY", help="Azure ML: 'dedicated' (default) or 'lowpriority'")
-    add("--idle-seconds", dest="idle_seconds_before_scaledown", metavar="S",
-        help="Azure ML: idle seconds before a node is released (default: 1800)")
+    add(
+        "--idle-seconds",
+        dest="idle_seconds_before_scaledown",
+        metavar="S",
+        help="Azure ML: idle seconds before a node is released (default: 1800)",
+    )
     add("--training-dir", metavar="DIR", help="source folder with train.py, run on the compute (default: training/)")
     add("--workspace-config", metavar="FILE", help="Azure ML config.json (default: ./config.json)")
     add("--credentials-block", metavar="NAME", help="Azure ML: a prefect-azure AzureMlCredentials block's name")
     add("--datastore", metavar="NAME", help="Azure ML datastore (default: the workspace's default datastore)")
     add("--refresh-cache", action="store_true", default=None, help="recompute every step instead of reusing results")
     add("--delete-compute", action="store_true", default=None, help="delete the compute target at the end")
-    return parser  # fmt: skip
+    return parser
 
 
 def read_dataset(path: str) -> dict:

@@ -15,21 +15,22 @@ if __name__ == "__main__":  # answer --help and bad input at once, before the he
 
     check_command_line()
 
-from prefect import flow  # noqa: E402
-from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.parameters import TrainingParameters  # noqa: E402
-from tasks.baseline import train_baseline  # noqa: E402
-from tasks.code import hash_training_code  # noqa: E402
-from tasks.connect import connect_workspace, delete_compute_target, provision_compute  # noqa: E402
-from tasks.download import download_mnist  # noqa: E402
-from tasks.look import look_at_digits  # noqa: E402
-from tasks.register import register_best  # noqa: E402
-from tasks.report import publish_report  # noqa: E402
-from tasks.training import submit_training, training_jobs, wait_for_runs  # noqa: E402
-from tasks.upload import upload_data  # noqa: E402
-from workspaces import stop_all_runs  # noqa: E402
-from workspaces.base import ModelVersion  # noqa: E402
+from flows.parameters import TrainingParameters
+from steps.training import training_jobs
+from tasks.baseline import train_baseline
+from tasks.code import hash_training_code
+from tasks.connect import connect_workspace, delete_compute_target, provision_compute
+from tasks.download import download_mnist
+from tasks.look import look_at_digits
+from tasks.register import register_best
+from tasks.report import publish_report
+from tasks.training import submit_training, wait_for_runs
+from tasks.upload import upload_data
+from workspaces import stop_all_runs
+from workspaces.base import ModelVersion
 
 
 def stop_training_runs(flow, flow_run, state) -> None:
@@ -38,18 +39,33 @@ def stop_training_runs(flow, flow_run, state) -> None:
 
 
 @flow(
-    name="mnist-training", task_runner=ThreadPoolTaskRunner(max_workers=32), validate_parameters=False,
-    on_cancellation=[stop_training_runs], on_crashed=[stop_training_runs],
-)  # fmt: skip
+    name="mnist-training",
+    task_runner=ThreadPoolTaskRunner(max_workers=32),  # type: ignore[arg-type]  # (Prefect's generics are invariant)
+    validate_parameters=False,
+    on_cancellation=[stop_training_runs],
+    on_crashed=[stop_training_runs],
+)
 def mnist_training(
-    regularization: list[float] | None = None, experiment_name: str | None = None, backend: str | None = None,
-    workspace_dir: str | None = None, mirrors: list[str] | None = None, download_timeout: float | None = None,
+    regularization: list[float] | None = None,
+    experiment_name: str | None = None,
+    backend: str | None = None,
+    workspace_dir: str | None = None,
+    mirrors: list[str] | None = None,
+    download_timeout: float | None = None,
     dataset: dict | None = None,
-    compute_name: str | None = None, vm_size: str | None = None, min_nodes: int | None = None,
-    max_nodes: int | None = None, vm_priority: str | None = None, idle_seconds_before_scaledown: int | None = None,
-    training_dir: str | None = None, workspace_config: str | None = None, credentials_block: str | None = None,
-    datastore: str | None = None, refresh_cache: bool = False, delete_compute: bool = False,
-) -> ModelVersion:  # fmt: skip
+    compute_name: str | None = None,
+    vm_size: str | None = None,
+    min_nodes: int | None = None,
+    max_nodes: int | None = None,
+    vm_priority: str | None = None,
+    idle_seconds_before_scaledown: int | None = None,
+    training_dir: str | None = None,
+    workspace_config: str | None = None,
+    credentials_block: str | None = None,
+    datastore: str | None = None,
+    refresh_cache: bool = False,
+    delete_compute: bool = False,
+) -> ModelVersion:
     """Train the tutorial's model for each regularization rate and register the best (None: the default)."""
     params = TrainingParameters.from_flow(locals())  # bad input stops here, before anything is done
 

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from flows.checks import check_azure_settings, check_compute_env, check_folder_creatable, check_mirror
-from tasks.dataset import MNIST, Dataset
-from workspaces.base import ComputeSpec, WorkspaceRef
+from steps.dataset import MNIST, Dataset
+from workspaces.base import BACKENDS, Backend, ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,6 @@ PUBLIC_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
-BACKENDS = ("local", "azureml")
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 
 
@@ -37,7 +36,7 @@ class TrainingParameters(BaseModel):
 
     regularization: tuple[float, ...] = (0.8,)
     experiment_name: str = "sklearn-mnist"
-    backend: str = "local"
+    backend: Backend = "local"
     workspace_dir: str = ".workspace"
     mirrors: tuple[str, ...] = PUBLIC_MIRRORS
     download_timeout: float = 30.0  # seconds without an answer or data before a mirror counts as failed
@@ -75,9 +74,9 @@ class TrainingParameters(BaseModel):
             checked.append(value)
         return tuple(dict.fromkeys(checked))  # a rate given twice is one run
 
-    @field_validator("backend")
+    @field_validator("backend", mode="before")
     @classmethod
-    def _known_backend(cls, backend: str) -> str:
+    def _known_backend(cls, backend: Any) -> Any:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected 'local' or 'azureml'")
         return backend
@@ -147,10 +146,12 @@ class TrainingParameters(BaseModel):
     def workspace(self) -> WorkspaceRef:
         azure = self.backend == "azureml"
         return WorkspaceRef(
-            backend=self.backend, directory=str(Path(self.workspace_dir).resolve()),
+            backend=self.backend,
+            directory=str(Path(self.workspace_dir).resolve()),
             config_path=str(Path(self.workspace_config).resolve()) if azure else None,
-            credentials_block=self.credentials_block if azure else None, datastore=self.datastore if azure else None,
-        )  # fmt: skip
+            credentials_block=self.credentials_block if azure else None,
+            datastore=self.datastore if azure else None,
+        )
 
 
 def positive_number(value: Any) -> float | None:

@@ -1,26 +1,9 @@
-"""The training code as a cache input: Prefect's TASK_SOURCE hashes only a task's own lines, so the hash of
-the whole training folder, and the versions of the libraries it runs on, are given to the steps explicitly."""
-
-from importlib.metadata import version
+"""hash_training_code: the training folder's hash and library versions, an explicit input of the steps that
+run the training code (see steps/code.py)."""
 
 from prefect import task
-from pydantic import BaseModel, ConfigDict
 
-from workspaces.files import sha256_tree
-
-LIBRARIES = ("scikit-learn", "numpy", "joblib", "mlflow")
-
-
-class TrainingCode(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    folder: str
-    sha256: str
-    libraries: dict[str, str]
-
-
-def describe_training_code(folder: str) -> TrainingCode:
-    return TrainingCode(folder=folder, sha256=sha256_tree(folder), libraries={n: version(n) for n in LIBRARIES})
+from steps.code import TrainingCode, describe_training_code
 
 
 @task

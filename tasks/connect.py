@@ -4,8 +4,8 @@ of an AmlCompute cluster. Neither is cached: both are cheap, and a second run sh
 from prefect import get_run_logger, task
 
 import workspaces
-from tasks.logs import forward_workspace_logs
-from tasks.retries import retrying
+from plumbing.logs import forward_workspace_logs
+from plumbing.retries import retrying
 from workspaces.base import ComputeSpec, ComputeTarget, WorkspaceRef
 
 

@@ -1,38 +1,16 @@
 """look_at_digits: the tutorial's look at 30 random training digits, as a PNG in the workspace's reports/.
 
-The picture is published as an artifact by tasks/report.py at every run, cached or not. Matplotlib's
-object API (no pyplot) draws without a screen and without global state shared between threads.
+The picture is published as an artifact by tasks/report.py at every run, cached or not.
 """
 
-import io
 from pathlib import Path
 
-import numpy as np
-from matplotlib.figure import Figure
-
-from tasks.caching import workspace_task
-from tasks.dataset import LocalFiles
-from tasks.mnist import load_raw
+from plumbing.caching import workspace_task
+from steps.dataset import LocalFiles
+from steps.digits import sample_grid_png
+from steps.mnist import load_raw
 from workspaces.base import WorkspaceRef
 from workspaces.files import write_bytes_atomically
-
-SAMPLE_SIZE = 30
-
-
-def sample_grid_png(images: np.ndarray, labels: np.ndarray, count: int = SAMPLE_SIZE, seed: int = 0) -> bytes:
-    """`count` random images (rows of 784 pixels) with their labels above them, 10 to a row."""
-    picks = np.random.default_rng(seed).permutation(len(images))[:count]
-    rows = -(-len(picks) // 10)
-    figure = Figure(figsize=(10, 1.25 * rows))
-    for axis, i in zip(figure.subplots(rows, 10, squeeze=False).flat, picks, strict=False):
-        axis.imshow(images[i].reshape(28, 28), cmap="Greys")
-        axis.set_title(str(int(labels[i])), fontsize=12)
-    for axis in figure.axes:
-        axis.axis("off")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=72)
-    return buffer.getvalue()
 
 
 @workspace_task(still_true=lambda path, inputs: Path(path).is_file())

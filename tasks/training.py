@@ -6,31 +6,18 @@ fails is not, and the flow ends with its last log lines. A finished run is cache
 regularization and compute, so adding one rate runs exactly one new run.
 """
 
-from collections.abc import Sequence
+from typing import cast
+from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
 
 import workspaces
-from tasks.caching import workspace_task
-from tasks.code import TrainingCode
-from tasks.retries import retrying
-from workspaces.base import ComputeTarget, DataRef, RunResult, TrainingJob, WorkspaceRef
-
-
-def run_name(rate: float) -> str:
-    return f"reg-{rate:g}"
-
-
-def training_jobs(
-    experiment: str, rates: Sequence[float], data: DataRef, code: TrainingCode, compute: ComputeTarget
-) -> list[TrainingJob]:
-    return [
-        TrainingJob(experiment=experiment, run_name=run_name(rate), regularization=rate, data=data,
-                    source_dir=code.folder, source_hash=code.sha256, compute=compute.name)  # fmt: skip
-        for rate in rates
-    ]
+from plumbing.caching import still_held, workspace_task
+from plumbing.retries import retrying
+from steps.code import TrainingCode
+from workspaces.base import ComputeTarget, RunResult, TrainingJob, WorkspaceRef
 
 
 def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
@@ -38,7 +25,8 @@ def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
     not cut the others short (their results are cached for the re-run). Interrupted while waiting (Ctrl-C,
     a worker's SIGTERM on cancellation), stop the runs first: Prefect waits for the tasks' threads before it
     ends the flow, and those wait for the runs."""
-    progress = create_progress_artifact(0.0, key="training-progress", description=f"{len(runs)} training runs")
+    description = f"{len(runs)} training runs"
+    progress = cast(UUID, create_progress_artifact(0.0, key="training-progress", description=description))  # sync
     try:
         for finished, _ in enumerate(as_completed(runs), start=1):
             update_progress_artifact(progress, 100.0 * finished / len(runs))
@@ -48,12 +36,8 @@ def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
     return [run.result() for run in runs]
 
 
-def still_a_finished_run(result: RunResult, inputs: dict) -> bool:
-    return workspaces.open_workspace(inputs["ws"]).holds(result)
-
-
 # the target's scale settings are left out of the key (the job names the target): more nodes, same models
-@workspace_task(still_true=still_a_finished_run, exclude=("compute",), **retrying(retries=2))
+@workspace_task(still_true=still_held(), exclude=("compute",), **retrying(retries=2))
 def submit_training(ws: WorkspaceRef, compute: ComputeTarget, job: TrainingJob, code: TrainingCode) -> RunResult:
     logger = get_run_logger()
     workspace = workspaces.open_workspace(ws)

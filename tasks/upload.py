@@ -6,16 +6,12 @@ with the same sha256. The returned DataRef is what the runs receive as `--data-f
 """
 
 import workspaces
-from tasks.caching import workspace_task
-from tasks.dataset import LocalFiles
-from tasks.retries import retrying
+from plumbing.caching import still_held, workspace_task
+from plumbing.retries import retrying
+from steps.dataset import LocalFiles
 from workspaces.base import DataRef, WorkspaceRef
 
 
-def still_in_datastore(data: DataRef, inputs: dict) -> bool:
-    return workspaces.open_workspace(inputs["ws"]).holds(data)
-
-
-@workspace_task(still_true=still_in_datastore, **retrying())
+@workspace_task(still_true=still_held(), **retrying())
 def upload_data(ws: WorkspaceRef, files: LocalFiles, target: str = "mnist") -> DataRef:
     return workspaces.open_workspace(ws).upload(files.paths, target)

@@ -12,8 +12,15 @@ import pytest
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="mnist-flow-prefect-home-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
-for variable in ("MNIST_MIRROR", "MNIST_FLOW_WORKSPACE", "AML_COMPUTE_CLUSTER_NAME", "AML_COMPUTE_CLUSTER_MIN_NODES",
-                 "AML_COMPUTE_CLUSTER_MAX_NODES", "AML_COMPUTE_CLUSTER_SKU", "PREFECT_API_URL"):  # fmt: skip
+for variable in (
+    "MNIST_MIRROR",
+    "MNIST_FLOW_WORKSPACE",
+    "AML_COMPUTE_CLUSTER_NAME",
+    "AML_COMPUTE_CLUSTER_MIN_NODES",
+    "AML_COMPUTE_CLUSTER_MAX_NODES",
+    "AML_COMPUTE_CLUSTER_SKU",
+    "PREFECT_API_URL",
+):
     os.environ.pop(variable, None)
 
 from tests.idx_files import write_tiny_mnist  # noqa: E402
@@ -64,20 +71,22 @@ def subprocess_env(prefect_api) -> dict[str, str]:
 def azure_config(tmp_path) -> Path:
     """A config.json as the Azure portal gives it (the ids are made up)."""
     path = tmp_path / "config.json"
-    path.write_text('{"subscription_id": "00000000-1111-2222-3333-444444444444", "resource_group": "rg-mnist", '
-                    '"workspace_name": "ws-mnist"}')  # fmt: skip
+    path.write_text(
+        '{"subscription_id": "00000000-1111-2222-3333-444444444444", "resource_group": "rg-mnist", '
+        '"workspace_name": "ws-mnist"}'
+    )
     return path
 
 
 @pytest.fixture
 def fake_azure(tmp_path, monkeypatch):
-    """The Azure adapter with the fake of its seam injected (tests/workspaces/fake_azure.py), polling fast."""
+    """The Azure adapter with the fake of its seam injected (tests/workspaces/azureml_v1/fake_sdk.py), polling fast."""
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
-    from tests.workspaces.fake_azure import FakeAzureSdk
+    from tests.workspaces.azureml_v1.fake_sdk import FakeAzureSdk
 
     sdk = FakeAzureSdk(tmp_path / "azure")
-    monkeypatch.setattr("workspaces.azureml.make_sdk", lambda ref: sdk)
-    monkeypatch.setattr("workspaces.azureml.AzureMLWorkspace.poll_seconds", 0.2)
+    monkeypatch.setattr("workspaces.azureml_v1.workspace.make_sdk", lambda ref: sdk)
+    monkeypatch.setattr("workspaces.azureml_v1.workspace.AzureMLWorkspace.poll_seconds", 0.2)
     return sdk
 
 
@@ -95,6 +104,12 @@ def azure_flow(prefect_api, mirror, tiny_data, tmp_path, fake_azure, azure_confi
     """Run the real flow in this process with --backend azureml against the fake of the adapter's seam."""
     from tests.flows.flow_runs import run_flow
 
-    defaults = {"backend": "azureml", "workspace_config": str(azure_config), "workspace_dir": str(tmp_path / "ws"),
-                "mirrors": [mirror.url], "dataset": tiny_data[1], "max_nodes": 2}  # fmt: skip
+    defaults = {
+        "backend": "azureml",
+        "workspace_config": str(azure_config),
+        "workspace_dir": str(tmp_path / "ws"),
+        "mirrors": [mirror.url],
+        "dataset": tiny_data[1],
+        "max_nodes": 2,
+    }
     return lambda **arguments: run_flow(**{**defaults, **arguments})

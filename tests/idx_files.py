@@ -49,11 +49,17 @@ def write_tiny_mnist(folder: Path, n_train: int = 200, n_test: int = 100, **over
     folder.mkdir(parents=True, exist_ok=True)
     train_x, train_y = synthetic_digits(n_train, seed=1)
     test_x, test_y = synthetic_digits(n_test, seed=2)
-    raw = {"train-images.gz": idx_images(train_x), "train-labels.gz": idx_labels(train_y),
-           "test-images.gz": idx_images(test_x), "test-labels.gz": idx_labels(test_y)}  # fmt: skip
+    raw = {
+        "train-images.gz": idx_images(train_x),
+        "train-labels.gz": idx_labels(train_y),
+        "test-images.gz": idx_images(test_x),
+        "test-labels.gz": idx_labels(test_y),
+    }
     raw.update({name.replace("_", "-") + ".gz": data for name, data in overrides.items()})
-    files = [{"source": SOURCES[name], "name": name, "sha256": write_gz(folder / SOURCES[name], data)}
-             for name, data in raw.items()]  # fmt: skip
+    files = [
+        {"source": SOURCES[name], "name": name, "sha256": write_gz(folder / SOURCES[name], data)}
+        for name, data in raw.items()
+    ]
     return {"name": "tiny-mnist", "files": files}
 
 

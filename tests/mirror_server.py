@@ -1,5 +1,6 @@
 """A real HTTP server on 127.0.0.1 serving a folder, with faults on cue: the download code runs for real."""
 
+import contextlib
 import http.server
 import threading
 import time
@@ -52,9 +53,8 @@ class MirrorServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                # the client may have given up (a time-out): its business
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a time-out): its business
-                    pass
 
         return Handler

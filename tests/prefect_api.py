@@ -1,23 +1,32 @@
 """Reading back what Prefect recorded about a flow run: task states, log lines, artifacts."""
 
-import time
 from collections import defaultdict
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+
+from tests.waiting import eventually
 
 FINAL = {"Completed", "Cached", "Failed", "Crashed", "Cancelled"}
-
-
-def eventually(read, accept, timeout: float = 15.0):
-    """Prefect records task states and logs a moment after they happen: read until `accept`, or give up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if accept(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
+# what a run of mnist-training publishes (tasks/report.py, the download and the training progress)
+ARTIFACT_KEYS = {
+    "sample-digits",
+    "training-metrics",
+    "accuracy-vs-regularization",
+    "confusion-matrix",
+    "model-card",
+    "model-link",
+    "run-summary",
+    "download-progress",
+    "training-progress",
+}
 
 
 def task_runs(flow_run_id) -> list:
@@ -57,5 +66,7 @@ def log_lines(flow_run_id, expect: str | None = None) -> list[str]:
 
 def artifacts(flow_run_id) -> dict[str, object]:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
     return {artifact.key: artifact for artifact in found if artifact.key}

@@ -10,7 +10,7 @@ from tests.conftest import SHARED_MNIST
 from tests.flows.flow_runs import flow_run_id, run_flow
 from tests.prefect_api import artifacts
 from training.utils import load_split
-from workspaces.local import LocalWorkspace
+from workspaces.local.workspace import LocalWorkspace
 
 pytestmark = pytest.mark.mnist
 

@@ -21,8 +21,13 @@ pytestmark = [
 
 def test_the_tutorial_end_to_end_on_a_live_workspace(prefect_api, tmp_path):
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
-    arguments = {"backend": "azureml", "workspace_config": CONFIG, "workspace_dir": str(tmp_path / "ws"),
-                 "mirrors": [str(SHARED_MNIST)], "regularization": [0.8, 0.4]}  # fmt: skip
+    arguments = {
+        "backend": "azureml",
+        "workspace_config": CONFIG,
+        "workspace_dir": str(tmp_path / "ws"),
+        "mirrors": [str(SHARED_MNIST)],
+        "regularization": [0.8, 0.4],
+    }
     first = run_flow(**arguments)
     assert first.is_completed(), first.message
     version = first.result()

@@ -14,7 +14,6 @@ import joblib
 import mlflow
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-
 from utils import load_split
 
 MODEL_FILE = os.path.join("outputs", "sklearn_mnist_model.pkl")

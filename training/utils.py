@@ -45,9 +45,7 @@ def parse_idx(raw, label=False, source="<bytes>"):
         raise IdxFormatError(f"{source}: {len(raw)} bytes is too short for an IDX {kind} header")
     (magic,) = struct.unpack(">I", raw[:4])
     if magic != expected_magic:
-        raise IdxFormatError(
-            f"{source}: magic number {magic:#010x}, expected {expected_magic:#010x} for MNIST {kind}"
-        )
+        raise IdxFormatError(f"{source}: magic number {magic:#010x}, expected {expected_magic:#010x} for MNIST {kind}")
     dims = struct.unpack(">" + "I" * n_dims, raw[4:header_size])
     if any(d == 0 for d in dims):
         raise IdxFormatError(f"{source}: empty {kind} file (dimensions {dims})")
@@ -77,8 +75,9 @@ def load_split(data_folder, split, dtype=np.float32):
     Reads the tutorial's datastore names (`train-images.gz`, ...). float32 halves the memory and, with
     scikit-learn's lbfgs, gives the same accuracy as float64 in about half the time (see benchmarks/).
     """
-    images, labels = load_pair(os.path.join(data_folder, f"{split}-images.gz"),
-                               os.path.join(data_folder, f"{split}-labels.gz"))  # fmt: skip
+    images, labels = load_pair(
+        os.path.join(data_folder, f"{split}-images.gz"), os.path.join(data_folder, f"{split}-labels.gz")
+    )
     scaled = images.astype(dtype)
     scaled /= 255.0
     return scaled, labels

@@ -1,4 +1,4 @@
-"""Workspaces: the port (base.py) and its adapters, local.py (the default) and azureml.py (SDK v1).
+"""Workspaces: the port (base.py, errors.py) and its adapters, local/ (the default) and azureml_v1/ (SDK v1).
 
 Tasks receive a `WorkspaceRef` (plain values) and call `open_workspace` to get the adapter, opened once per
 process and reused, so no client object ever becomes a task input or a cache key. Only an adapter imports
@@ -23,7 +23,7 @@ def open_workspace(ref: WorkspaceRef) -> Workspace:
 
 def connect(ref: WorkspaceRef) -> Workspace:
     """Open the workspace at the start of a flow; runs may start again after an earlier flow's cancellation."""
-    from workspaces import local_runs
+    from workspaces.local import runs as local_runs
 
     local_runs.stopping.clear()
     return open_workspace(ref)
@@ -31,12 +31,12 @@ def connect(ref: WorkspaceRef) -> Workspace:
 
 def _connect(ref: WorkspaceRef) -> Workspace:
     if ref.backend == "local":
-        from workspaces.local import LocalWorkspace
+        from workspaces.local.workspace import LocalWorkspace
 
         return LocalWorkspace(ref.directory)
     if ref.backend == "azureml":
         try:
-            from workspaces.azureml import AzureMLWorkspace
+            from workspaces.azureml_v1.workspace import AzureMLWorkspace
         except ImportError as exc:
             raise ConfigError(
                 f"--backend azureml needs the Azure ML SDK v1, which is not installed ({exc.name}); "

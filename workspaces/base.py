@@ -4,10 +4,11 @@ The values are frozen pydantic models of plain data, so that Prefect can hash th
 them as persisted results. A client object (an SDK workspace, an MLflow client) never crosses the port: a task
 receives a `WorkspaceRef` and opens the adapter with `workspaces.open_workspace(ref)`.
 
-The port grew five calls beyond the design's five: `delete_compute` (the tutorial's last cell), `cancel` and
+Beyond the design's five calls, the port has `delete_compute` (the tutorial's last cell), `cancel` and
 `stop_all_runs` (a cancelled flow must stop its runs, which are billed on Azure), `fetch_model` (the confusion
-matrix and the sha256 check need the registered file) and `holds` (a cached result is used only while what it
-points to still exists: see tasks/caching.py).
+matrix and the sha256 check need the registered file), `holds` (a cached result is used only while what it
+points to still exists: see plumbing/caching.py), and the registry split into plain operations (find, create,
+champion, set_champion) so that the policy of which version is champion is written once, in steps/registry.py.
 """
 
 import hashlib
@@ -19,10 +20,16 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from workspaces.errors import RunFailed
+
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
 # where the Azure adapter finds a service principal, and its workspace, in the environment
 AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
+
+
+Backend = Literal["local", "azureml"]
+BACKENDS: tuple[Backend, ...] = ("local", "azureml")
 
 
 class Value(BaseModel):
@@ -36,23 +43,20 @@ def sha256_of_mapping(mapping: Mapping[str, str]) -> str:
 class WorkspaceRef(Value):
     """How to open a workspace again, in any task or process. Never holds a secret."""
 
-    backend: Literal["local", "azureml"] = "local"
+    backend: Backend = "local"
     directory: str  # local state: the whole local workspace, or the cache and downloads of an Azure one
     config_path: str | None = None  # Azure ML config.json
     credentials_block: str | None = None  # name of a prefect-azure AzureMlCredentials block
     datastore: str | None = None  # Azure ML datastore; None: the workspace's default
 
-    @property
-    def results_dir(self) -> Path:
-        return Path(self.directory) / "results"
+    def folder(self, name: str) -> Path:
+        """A folder of the local state: results (the cache), downloads, reports, locks."""
+        return Path(self.directory) / name
 
-    @property
-    def downloads_dir(self) -> Path:
-        return Path(self.directory) / "downloads"
-
-    @property
-    def reports_dir(self) -> Path:
-        return Path(self.directory) / "reports"
+    results_dir = property(lambda self: self.folder("results"))
+    downloads_dir = property(lambda self: self.folder("downloads"))
+    reports_dir = property(lambda self: self.folder("reports"))
+    locks_dir = property(lambda self: self.folder("locks"))
 
 
 class ComputeSpec(Value):
@@ -73,6 +77,18 @@ class ComputeTarget(Value):
     min_nodes: int
     max_nodes: int
     created: bool  # False: an existing target was attached
+
+    @classmethod
+    def from_spec(cls, spec: ComputeSpec, kind: str, created: bool, vm_size: str | None = None) -> "ComputeTarget":
+        """The target `spec` asks for (an attached one keeps its own VM size: Azure cannot change it)."""
+        return cls(
+            name=spec.name,
+            kind=kind,
+            vm_size=vm_size or spec.vm_size,
+            min_nodes=spec.min_nodes,
+            max_nodes=spec.max_nodes,
+            created=created,
+        )
 
     def threads_here(self) -> int:
         """Threads a fit on this machine may use while the target's runs go. A local target's runs share the
@@ -142,12 +158,47 @@ class ModelVersion(Value):
     source: str  # where the registry keeps the model's files
     sha256: str  # of the model file, checked whenever it is loaded again
     tags: dict[str, str]
-    created: bool  # False: this run was registered before and its version is reused
-    champion: bool  # the alias "champion" points at this version after registration
+    created: bool = False  # False: this run was registered before and its version is reused
+    champion: bool = False  # the alias "champion" points at this version after registration
     url: str | None = None
+
+    @classmethod
+    def from_registry(
+        cls, name: str, version: str, run_id: str, source: str, tags: Mapping[str, str], url: str | None = None
+    ) -> "ModelVersion":
+        """A version as a registry holds it; its figures come from the lineage tags registration gave it (a
+        version registered by hand, without them, has accuracy -1: any version beats it)."""
+        return cls(
+            name=name,
+            version=str(version),
+            run_id=run_id or "",
+            source=source,
+            tags=dict(tags),
+            url=url,
+            accuracy=float(tags.get("accuracy", -1)),
+            regularization=float(tags.get("regularization_rate", "nan")),
+            sha256=tags.get("model_sha256", ""),
+        )
 
 
 LogSink = Callable[[str], None]
+
+
+def finished_run(run: RunHandle, status: str, metrics: Mapping[str, float], tail: tuple[str, ...] = ()) -> RunResult:
+    """The result of a run whose script ended without error: RunFailed if it never logged its accuracy."""
+    if "accuracy" not in metrics:
+        message = f"training run {run.name!r} ended without logging 'accuracy'; its script must mlflow.log_metric it"
+        raise RunFailed(message, run.name, tail)
+    return RunResult(
+        run_id=run.run_id,
+        name=run.name,
+        status=status,
+        regularization=run.job.regularization,
+        metrics=dict(metrics),
+        data_hash=run.job.data.content_hash,
+        source_hash=run.job.source_hash,
+        url=run.url,
+    )
 
 
 class Workspace(Protocol):
@@ -160,6 +211,10 @@ class Workspace(Protocol):
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult: ...  # blocks until done
     def cancel(self, run: RunHandle) -> None: ...
     def stop_all_runs(self) -> int: ...  # cancellation of the flow: every run this process started
-    def register_model(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion: ...
+    # the registry: plain operations; which version is champion is decided in steps/registry.py
+    def find_model_version(self, name: str, run_id: str) -> ModelVersion | None: ...
+    def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion: ...
+    def champion(self, name: str) -> ModelVersion | None: ...
+    def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None: ...
     def fetch_model(self, version: ModelVersion, dest: Path) -> Path: ...  # verifies the sha256
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool: ...

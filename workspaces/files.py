@@ -46,8 +46,10 @@ def explain_os_error(exc: OSError, path: Path) -> WorkspaceError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return WorkspaceError(f"no space left on the device writing {path}; free some space and run again")
     if exc.errno == errno.EFBIG:
-        return WorkspaceError(f"{path} would exceed the largest file allowed here (ulimit -f or the file system); "
-                              "raise the limit or choose another --workspace-dir")  # fmt: skip
+        return WorkspaceError(
+            f"{path} would exceed the largest file allowed here (ulimit -f or the file system); "
+            "raise the limit or choose another --workspace-dir"
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return WorkspaceError(f"cannot write {path} ({exc.strerror}); choose a writable --workspace-dir")
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):

@@ -3,13 +3,8 @@ own PREFECT_HOME, the work pool, `prefect deploy --all` from the project, and a 
 at the end (the worker stops on SIGINT, not SIGTERM)."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,16 +12,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from plumbing.prefect_server import PREFECT, PrefectServer, stop_process_group
 from tests.conftest import PROJECT
 
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 POOL = "mnist-local"  # the work pool prefect.yaml names
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -36,40 +25,20 @@ class PrefectStack:
     logs: Path
 
     def prefect(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([PREFECT, *args], env=self.env, cwd=PROJECT, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        return subprocess.run(
+            [PREFECT, *args], env=self.env, cwd=PROJECT, capture_output=True, text=True, timeout=timeout
+        )
 
     def run_deployment(self, name: str, parameters: dict) -> subprocess.CompletedProcess:
-        return self.prefect("deployment", "run", name, "--params", json.dumps(parameters), "--watch",
-                            "--watch-timeout", "400")  # fmt: skip
+        return self.prefect(
+            "deployment", "run", name, "--params", json.dumps(parameters), "--watch", "--watch-timeout", "400"
+        )
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, cwd=PROJECT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
-
-
-def stop(process: subprocess.Popen, sig: int) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"prefect server exited:\n{log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"prefect server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
+    return subprocess.Popen(
+        command, env=env, cwd=PROJECT, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def require_one_worker(request) -> None:
@@ -77,36 +46,33 @@ def require_one_worker(request) -> None:
     pytest-xdist groups a test by appending `@group` to its node id; with pytest 9.2 that no longer takes, the
     tests scatter and each worker starts a stack of its own, 2 minutes each. Fail instead of paying unnoticed."""
     if getattr(request.config.option, "loadgroup", False):
-        scattered = [item.nodeid for item in request.session.items
-                     if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]  # fmt: skip
+        scattered = [
+            item.nodeid
+            for item in request.session.items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid
+        ]
         if scattered:
-            pytest.fail(f"pytest-xdist did not keep {scattered[0]} in its group: this pytest and pytest-xdist do not "
-                        "work together; install the pinned versions (requirements/constraints.txt)", pytrace=False)  # fmt: skip
+            pytest.fail(
+                f"pytest-xdist did not keep {scattered[0]} in its group: this pytest and pytest-xdist do not "
+                "work together; install the pinned versions (requirements/constraints.txt)",
+                pytrace=False,
+            )
 
 
 @pytest.fixture(scope="package")
 def prefect_stack(tmp_path_factory, request) -> PrefectStack:
     require_one_worker(request)
     folder = tmp_path_factory.mktemp("prefect-stack")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PREFECT_HOME": str(folder / "home"), "PREFECT_API_URL": f"{url}/api",
-           "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),  # the UI calls this port
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
-    server = start([PREFECT, "server", "start"], env, folder / "server.log")
-    worker = None
-    try:
-        wait_until_healthy(url, server, folder / "server.log")
-        stack = PrefectStack(env=env, url=url, logs=folder)
+    with PrefectServer(folder, PREFECT_WORKER_QUERY_SECONDS="1") as server:
+        stack = PrefectStack(env=server.env, url=server.url, logs=folder)
         for command in (["work-pool", "create", POOL, "--type", "process"], ["--no-prompt", "deploy", "--all"]):
             result = stack.prefect(*command)
             assert result.returncode == 0, result.stdout + result.stderr
-        worker = start([PREFECT, "worker", "start", "--pool", POOL], env, folder / "worker.log")
-        yield stack
-    finally:
-        if worker is not None:
-            stop(worker, signal.SIGINT)
-        stop(server, signal.SIGINT)
+        worker = start([PREFECT, "worker", "start", "--pool", POOL], server.env, folder / "worker.log")
+        try:
+            yield stack
+        finally:
+            stop_process_group(worker, signal.SIGINT)  # the worker stops on SIGINT, not SIGTERM
 
 
 @pytest.fixture(scope="package")
@@ -114,14 +80,21 @@ def tiny_run_parameters(tmp_path_factory) -> dict:
     from tests.idx_files import write_tiny_mnist
 
     mirror = tmp_path_factory.mktemp("e2e-mirror")
-    return {"dataset": write_tiny_mnist(mirror), "mirrors": [str(mirror)], "regularization": [0.8, 0.4],
-            "workspace_dir": str(tmp_path_factory.mktemp("e2e-workspace") / "ws"), "max_nodes": 2}  # fmt: skip
+    return {
+        "dataset": write_tiny_mnist(mirror),
+        "mirrors": [str(mirror)],
+        "regularization": [0.8, 0.4],
+        "workspace_dir": str(tmp_path_factory.mktemp("e2e-workspace") / "ws"),
+        "max_nodes": 2,
+    }
 
 
 def latest_flow_run(stack):
-    with temporary_settings({PREFECT_API_URL: stack.env["PREFECT_API_URL"]}):
-        with get_client(sync_client=True) as client:
-            return client.read_flow_runs(limit=1, sort="EXPECTED_START_TIME_DESC")[0]
+    with (
+        temporary_settings({PREFECT_API_URL: stack.env["PREFECT_API_URL"]}),
+        get_client(sync_client=True) as client,
+    ):
+        return client.read_flow_runs(limit=1, sort="EXPECTED_START_TIME_DESC")[0]
 
 
 def on(stack, read, *args, **kwargs):

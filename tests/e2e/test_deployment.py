@@ -1,23 +1,21 @@
 """The `local` deployment, run by a real worker against a real server, as the README's path does."""
 
 import json
-import time
 
 import pytest
 
 from tests import prefect_api
 from tests.e2e.conftest import latest_flow_run, on
 from tests.flows.flow_runs import edit_train_script, mlflow_runs, training_processes
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect-stack")]  # one stack, one worker
-ARTIFACT_KEYS = {"sample-digits", "training-metrics", "accuracy-vs-regularization", "confusion-matrix", "model-card",
-                 "model-link", "run-summary", "download-progress", "training-progress"}  # fmt: skip
 
 
 def test_a_deployment_run_completes_with_its_artifacts_and_the_runs_log_lines(prefect_stack, completed_runs):
     first = completed_runs[0]
     assert first.state_name == "Completed"
-    assert ARTIFACT_KEYS <= set(on(prefect_stack, prefect_api.artifacts, first.id))
+    assert set(on(prefect_stack, prefect_api.artifacts, first.id)) >= prefect_api.ARTIFACT_KEYS
     card = on(prefect_stack, prefect_api.artifacts, first.id)["model-card"].data
     assert "# Model card: sklearn_mnist version 1 (champion)" in card and "784 float pixels in 0..1" in card
     lines = on(prefect_stack, prefect_api.log_lines, first.id, expect="[reg-0.4] Accuracy is")
@@ -31,8 +29,9 @@ def test_the_second_run_is_visibly_cached(prefect_stack, completed_runs):
 
 
 def test_a_bad_parameter_fails_the_run_with_the_command_lines_message(prefect_stack, tmp_path):
-    result = prefect_stack.run_deployment("mnist-training/local", {"regularization": [-1],
-                                                                   "workspace_dir": str(tmp_path / "ws")})  # fmt: skip
+    result = prefect_stack.run_deployment(
+        "mnist-training/local", {"regularization": [-1], "workspace_dir": str(tmp_path / "ws")}
+    )
     assert result.returncode == 1
     run = latest_flow_run(prefect_stack)
     assert run.state_name == "Failed"
@@ -48,8 +47,9 @@ def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):
     assert "'work_pool_name': 'mnist-local'" in details and "'enforce_parameter_schema': False" in details
 
 
-def test_cancelling_a_deployment_run_stops_its_training_runs(prefect_stack, tiny_run_parameters, training_copy,
-                                                             tmp_path):  # fmt: skip
+def test_cancelling_a_deployment_run_stops_its_training_runs(
+    prefect_stack, tiny_run_parameters, training_copy, tmp_path
+):
     training = training_copy
     edit_train_script(training, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     workspace = tmp_path / "ws"
@@ -57,15 +57,15 @@ def test_cancelling_a_deployment_run_stops_its_training_runs(prefect_stack, tiny
     result = prefect_stack.prefect("deployment", "run", "mnist-training/local", "--params", json.dumps(parameters))
     assert result.returncode == 0, result.stdout
     run = latest_flow_run(prefect_stack)
-    deadline = time.monotonic() + 180
-    while len(training_processes(str(workspace / "datastore"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert len(training_processes(str(workspace / "datastore"))) == 2
+    datastore = str(workspace / "datastore")
+    wait_until(lambda: len(training_processes(datastore)) == 2, 180, "both training runs started")
     assert prefect_stack.prefect("flow-run", "cancel", str(run.id)).returncode == 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (training_processes(str(workspace / "datastore")) or
-                                           latest_flow_run(prefect_stack).state_name not in ("Cancelled", "Crashed")):
-        time.sleep(0.5)
-    assert training_processes(str(workspace / "datastore")) == []
+    wait_until(
+        lambda: (
+            not training_processes(datastore) and latest_flow_run(prefect_stack).state_name in ("Cancelled", "Crashed")
+        ),
+        120,
+        "the runs stopped and the flow run final",
+    )
     assert latest_flow_run(prefect_stack).state_name == "Cancelled"
     assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "KILLED"]

@@ -7,7 +7,7 @@ from tests.prefect_api import log_lines
 
 
 def test_throttled_and_unavailable_submits_are_retried(azure_flow, fake_azure):
-    from tests.workspaces.fake_azure import http_error
+    from tests.workspaces.azureml_v1.fake_sdk import http_error
 
     fake_azure.failures["submit"] += [http_error(429, "Too Many Requests"), http_error(503, "Service Unavailable")]
     state = azure_flow()
@@ -33,14 +33,14 @@ def test_an_auth_failure_is_not_retried_and_says_what_to_do(azure_flow, monkeypa
         attempts.append(ref)
         raise AuthenticationException("AADSTS7000215: Invalid client secret provided")
 
-    monkeypatch.setattr("workspaces.azureml.make_sdk", refuse)
+    monkeypatch.setattr("workspaces.azureml_v1.workspace.make_sdk", refuse)
     error = str(azure_flow().result(raise_on_failure=False))
     assert "Azure ML refused the credentials while connecting" in error and "az login" in error
     assert len(attempts) == 1
 
 
 def test_a_quota_error_is_not_retried(azure_flow, fake_azure):
-    from tests.workspaces.fake_azure import http_error
+    from tests.workspaces.azureml_v1.fake_sdk import http_error
 
     fake_azure.failures["submit"].append(http_error(400, "QuotaExceeded: dedicated core quota for this family"))
     error = str(azure_flow().result(raise_on_failure=False))
@@ -52,7 +52,8 @@ def test_an_unknown_vm_size_is_not_retried(azure_flow, fake_azure):
     from azureml.exceptions import ComputeTargetException
 
     fake_azure.failures["create_compute"].append(
-        ComputeTargetException("The specified VM size STANDARD_Z99 is not supported in region westeurope"))
+        ComputeTargetException("The specified VM size STANDARD_Z99 is not supported in region westeurope")
+    )
     error = str(azure_flow(vm_size="STANDARD_Z99").result(raise_on_failure=False))
     assert "choose a --vm-size" in error and len(fake_azure.called("create_compute")) == 1
 
@@ -63,5 +64,3 @@ def test_a_failing_script_is_not_retried_and_ends_the_flow_with_its_log(azure_fl
     assert "training run 'reg-0.8' failed on Azure ML (UserError" in error
     assert "RuntimeError: boom on the cluster" in error
     assert len(fake_azure.called("submit")) == 1
-
-

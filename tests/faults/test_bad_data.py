@@ -17,15 +17,17 @@ OUT_OF_RANGE[7] = 12
     "override, message",
     [
         ({"train_images": idx_images(IMAGES, magic=0x00000801)}, "magic number 0x00000801, expected 0x00000803"),
-        ({"train_images": idx_images(synthetic_digits(200, seed=1, shape=(20, 20))[0])},
-         "images are 20x20, expected MNIST's 28x28"),
+        (
+            {"train_images": idx_images(synthetic_digits(200, seed=1, shape=(20, 20))[0])},
+            "images are 20x20, expected MNIST's 28x28",
+        ),
         ({"train_labels": idx_labels(LABELS[:150])}, "150 labels for 200 images"),
         ({"train_labels": idx_labels(OUT_OF_RANGE)}, "label 12 found, expected digits 0..9"),
         ({"test_labels": idx_labels(np.zeros(0))}, "empty labels file"),
         ({"test_images": idx_images(synthetic_digits(100, seed=2)[0])[:-500]}, "truncated: header promises"),
     ],
     ids=["wrong-magic", "wrong-dimensions", "label-count", "label-range", "empty", "truncated"],
-)  # fmt: skip
+)
 def test_bad_data_stops_the_flow_before_anything_is_provisioned(flow, tmp_path, override, message):
     dataset = write_tiny_mnist(tmp_path / "bad-mirror", **override)
     with MirrorServer(tmp_path / "bad-mirror") as server:

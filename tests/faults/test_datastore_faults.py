@@ -7,12 +7,12 @@ import subprocess
 import sys
 import time
 
-from workspaces.local import LocalWorkspace
+from workspaces.local.workspace import LocalWorkspace
 
 UPLOAD = """
 import sys
 from pathlib import Path
-from workspaces.local import LocalWorkspace
+from workspaces.local.workspace import LocalWorkspace
 LocalWorkspace(Path(sys.argv[1])).upload([Path(p) for p in sys.argv[2:]], "mnist")
 """
 

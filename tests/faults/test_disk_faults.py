@@ -9,15 +9,16 @@ import pytest
 
 from tests.flows.flow_runs import model_versions
 from workspaces.errors import WorkspaceError
-from workspaces.local import LocalWorkspace
+from workspaces.local.workspace import LocalWorkspace
 
 
 @pytest.fixture
 def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}); the full-disk cases need one")
     yield mount

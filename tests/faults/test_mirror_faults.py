@@ -27,7 +27,9 @@ def test_when_no_mirror_serves_a_file_one_error_lists_each_and_nothing_is_left(f
         state = flow(mirrors=[s.url for s in servers], download_timeout=1)
     error = str(state.result(raise_on_failure=False))
     assert error.startswith("no mirror served a valid train-labels-idx1-ubyte.gz")
-    for server, problem in zip(servers, ("truncated", "wrong content", "HTTP 500", "no response within 1 s"), strict=True):
+    for server, problem in zip(
+        servers, ("truncated", "wrong content", "HTTP 500", "no response within 1 s"), strict=True
+    ):
         assert f"{server.url}: " in error and problem in error
     workspace = tmp_path / "ws"
     assert leftovers(workspace) == [] and not (workspace / "downloads" / "train-labels.gz").exists()

@@ -10,7 +10,7 @@ from prefect.client.orchestration import get_client
 from tests.flows.flow_runs import flow_run_id
 from tests.prefect_api import artifacts, log_lines
 from workspaces.errors import DataError
-from workspaces.local import LocalWorkspace
+from workspaces.local.workspace import LocalWorkspace
 
 SECRET = f"fake-sp-secret-{uuid.uuid4().hex}"
 

@@ -1,24 +1,30 @@
 """Faults of a local training run: killed from outside (retried), its script failing (not retried)."""
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import threading
-import time
 
-from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs, model_versions, training_processes
-from tests.flows.test_cli import MAIN
+from tests.flows.flow_runs import (
+    FlowProcess,
+    edit_train_script,
+    flow_command,
+    flow_run_id,
+    mlflow_runs,
+    model_versions,
+    training_processes,
+)
 from tests.prefect_api import log_lines
-
+from tests.waiting import wait_until
 
 
 def slow_the_first_time(marker, when: str = "True") -> str:
     """train.py lines that make its first run (if `when`) announce itself and wait to be killed."""
-    return (f"    import pathlib, sys, time\n    marker = pathlib.Path({str(marker)!r})\n"
-            f"    if ({when}) and not marker.exists():\n"
-            "        marker.touch(); print('fitting slowly', flush=True); time.sleep(300)\n")  # fmt: skip
+    return (
+        f"    import pathlib, sys, time\n    marker = pathlib.Path({str(marker)!r})\n"
+        f"    if ({when}) and not marker.exists():\n"
+        "        marker.touch(); print('fitting slowly', flush=True); time.sleep(300)\n"
+    )
 
 
 def test_a_run_sigkilled_mid_fit_from_outside_is_retried(flow, training_copy, tmp_path):
@@ -26,8 +32,8 @@ def test_a_run_sigkilled_mid_fit_from_outside_is_retried(flow, training_copy, tm
     datastore = str(tmp_path / "ws" / "datastore")
 
     def kill_the_run_once_it_fits():
-        while not any("fitting slowly" in log.read_text() for log in (tmp_path / "ws" / "runs").glob("*/run.log")):
-            time.sleep(0.2)
+        logs = (tmp_path / "ws" / "runs").glob
+        wait_until(lambda: any("fitting slowly" in log.read_text() for log in logs("*/run.log")), 120, "the fit")
         for pid in training_processes(datastore):
             os.kill(pid, signal.SIGKILL)
 
@@ -59,35 +65,33 @@ def test_a_memory_error_suggests_fewer_nodes(flow, training_copy):
     assert "ran out of memory: lower max_nodes (--max-nodes or AML_COMPUTE_CLUSTER_MAX_NODES)" in str(error)
 
 
-
-
-def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work(subprocess_env, mirror, tiny_data,
-                                                                                  training_copy, tmp_path):  # fmt: skip
+def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work(
+    subprocess_env, mirror, tiny_data, training_copy, tmp_path
+):
     """SIGKILL the flow process while reg-0.4 trains (reg-0.8 already done), then run the same command again."""
     edit_train_script(training_copy, slow_the_first_time(tmp_path / "started-once", when="'0.4' in sys.argv"))
-    (tmp_path / "dataset.json").write_text(json.dumps(tiny_data[1]))
     workspace = tmp_path / "ws"
-    command = [sys.executable, str(MAIN), "--workspace-dir", str(workspace), "--mirror", mirror.url, "--dataset",
-               str(tmp_path / "dataset.json"), "--training-dir", str(training_copy), "--regularization", "0.8",
-               "--regularization", "0.4", "--max-nodes", "2"]  # fmt: skip
-    first = subprocess.Popen(command, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(first.stdout), daemon=True).start()
-    deadline = time.monotonic() + 180
+    rates = ("--regularization", "0.8", "--regularization", "0.4")
+    command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *rates)
+    first = FlowProcess(command, subprocess_env)
     finished = "Task run 'submit_training-"  # ... - Finished in state Completed(): its result is in the cache
-    while not (any(finished in line and "Finished in state Completed" in line for line in output)
-               and any("[reg-0.4] fitting slowly" in line for line in output)) and time.monotonic() < deadline:  # fmt: skip
-        time.sleep(0.2)
-    assert training_processes(str(workspace / "datastore")), "".join(output)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    time.sleep(1)
-    assert training_processes(str(workspace / "datastore")) == []  # the kernel took the runs with their flow
+    wait_until(
+        lambda: (
+            any(finished in line and "Finished in state Completed" in line for line in first.lines)
+            and first.count("[reg-0.4] fitting slowly")
+        ),
+        180,
+        "reg-0.8 cached and reg-0.4 fitting",
+    )
+    assert training_processes(str(workspace / "datastore")), first.output
+    first.process.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    # the kernel takes the runs with their flow (PR_SET_PDEATHSIG)
+    wait_until(lambda: training_processes(str(workspace / "datastore")) == [], 10, "the runs dying with their flow")
 
-    started = time.monotonic()
+    # the killed flow's flocks went with it: were they left, this run would wait until its time-out
     second = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert time.monotonic() - started < 200  # the killed flow's locks did not make it wait
     runs = sorted((r.data.tags["mlflow.runName"], r.info.status) for r in mlflow_runs(workspace))
     assert runs == [("reg-0.4", "FINISHED"), ("reg-0.4", "KILLED"), ("reg-0.8", "FINISHED")]  # reg-0.8 was reused
     assert "Finished in state Cached" in second.stdout + second.stderr

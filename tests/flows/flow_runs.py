@@ -1,10 +1,18 @@
-"""Running the real flow in the test process, and reading the local workspace's MLflow store."""
+"""Running the real flow (in the test process, or as the command a user types), and reading the local
+workspace's MLflow store."""
 
+import json
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from mlflow import MlflowClient
 
 from flows.main import mnist_training
+from tests.conftest import PROJECT
+
+MAIN = PROJECT / "flows" / "main.py"
 
 
 def run_flow(**arguments):
@@ -45,3 +53,33 @@ def training_processes(marker: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def flow_command(tmp_path: Path, mirror_url: str, dataset: dict, *flags: str, python=(sys.executable,)) -> list[str]:
+    """`python flows/main.py` on the workspace tmp_path/ws, with `dataset` (written to tmp_path/dataset.json)
+    from `mirror_url`, two nodes, and `flags`."""
+    (tmp_path / "dataset.json").write_text(json.dumps(dataset))
+    return [*python, str(MAIN), "--workspace-dir", str(tmp_path / "ws"), "--mirror", mirror_url,
+            "--dataset", str(tmp_path / "dataset.json"), "--max-nodes", "2", *flags]  # fmt: skip
+
+
+class FlowProcess:
+    """A flow started as a command; its output (stdout and stderr) collected line by line as it comes."""
+
+    def __init__(self, command: list[str], env: dict[str, str]):
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader.start()
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait(self, timeout: float) -> int:
+        code = self.process.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        return code

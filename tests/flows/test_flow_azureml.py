@@ -1,7 +1,6 @@
 """The real flow with --backend azureml, against the fake of the adapter's seam: create vs. attach, upload,
 parallel runs with streamed logs, retried and final failures, idempotent registration."""
 
-
 from tests.flows.flow_runs import flow_run_id
 from tests.prefect_api import artifacts, log_lines, task_states
 
@@ -15,7 +14,9 @@ def test_the_tutorial_on_azure_ml_then_an_all_cached_rerun(azure_flow, fake_azur
     assert (version.version, version.champion, version.source) == ("1", True, "azureml://models/sklearn_mnist/1")
     assert len(fake_azure.called("create_compute")) == 1
     assert [args[1] for args in fake_azure.called("upload_files")] == [
-        ["train-images.gz", "train-labels.gz", "test-images.gz", "test-labels.gz"], ["manifest.json"]]  # fmt: skip
+        ["train-images.gz", "train-labels.gz", "test-images.gz", "test-labels.gz"],
+        ["manifest.json"],
+    ]
     order = [name for name, _ in fake_azure.calls if name in ("submit", "run_metrics")]
     assert order[:2] == ["submit", "submit"]  # both runs on the cluster at once
     lines = log_lines(flow_run_id(state), expect="[reg-0.4] Accuracy is")

@@ -70,12 +70,19 @@ def test_azure_keeps_the_tutorials_four_nodes(azure_config):
         (None, {}, r"Azure ML workspace config '.*missing.json' not found; download config.json"),
         ("not json", {}, r"Azure ML workspace config '.*' is not readable JSON"),
         ('{"subscription_id": "x"}', {}, r"lacks resource_group, workspace_name; expected subscription_id"),
-        ('{"subscription_id": "abc", "resource_group": "g", "workspace_name": "w"}', {},
-         r"subscription_id 'abc' is not a subscription id \(a GUID\)"),
-        (None, {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"},
-         r"a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; AZURE_CLIENT_SECRET not set"),
+        (
+            '{"subscription_id": "abc", "resource_group": "g", "workspace_name": "w"}',
+            {},
+            r"subscription_id 'abc' is not a subscription id \(a GUID\)",
+        ),
+        (
+            None,
+            {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"},
+            r"a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; "
+            r"AZURE_CLIENT_SECRET not set",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_azure_settings_are_refused_before_connecting(tmp_path, monkeypatch, config, env, message):
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
     path = tmp_path / ("config.json" if config is not None else "missing.json")
@@ -95,8 +102,14 @@ def test_a_credentials_block_must_be_a_block_name():
 
 def test_a_complete_service_principal_needs_no_config_file(monkeypatch):
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
-    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID",
-                 "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):  # fmt: skip
+    for name in (
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_SUBSCRIPTION_ID",
+        "AZURE_RESOURCE_GROUP",
+        "AZUREML_WORKSPACE_NAME",
+    ):
         monkeypatch.setenv(name, "x")
     assert params(backend="azureml", workspace_config="/nowhere/config.json").backend == "azureml"
 
@@ -107,7 +120,12 @@ def test_the_tutorials_compute_variables_are_honoured(monkeypatch):
     monkeypatch.setenv("AML_COMPUTE_CLUSTER_MAX_NODES", "3")
     monkeypatch.setenv("AML_COMPUTE_CLUSTER_SKU", "STANDARD_NC6")
     compute = params().compute
-    assert (compute.name, compute.min_nodes, compute.max_nodes, compute.vm_size) == ("gpu-cluster", 1, 3, "STANDARD_NC6")
+    assert (compute.name, compute.min_nodes, compute.max_nodes, compute.vm_size) == (
+        "gpu-cluster",
+        1,
+        3,
+        "STANDARD_NC6",
+    )
     assert params(max_nodes=2).compute.max_nodes == 2  # a given value beats the environment
 
 
@@ -132,4 +150,7 @@ def test_a_rate_given_twice_is_one_run():
 def test_flow_arguments_are_the_validated_values(tmp_path):
     p = params(regularization=["0.5"], max_nodes="2", mirrors=[str(tmp_path)])
     assert p.flow_arguments({"regularization", "max_nodes", "mirrors"}) == {
-        "regularization": [0.5], "max_nodes": 2, "mirrors": [str(tmp_path)]}  # fmt: skip
+        "regularization": [0.5],
+        "max_nodes": 2,
+        "mirrors": [str(tmp_path)],
+    }

@@ -1,0 +1,155 @@
+"""Caching every step in the workspace, so that a re-run only does what changed.
+
+A step's key is `INPUTS + TASK_SOURCE` (INPUTS alone would let two tasks with equal inputs share a key); its
+result persists in the workspace's `results/`, and concurrent flows take the key's lock first
+(SERIALIZABLE isolation), so two flows started together compute a step once. Three additions to Prefect:
+
+- `FlockLockManager`: Prefect's FileSystemLockManager writes lock files that never expire unless a hold
+  timeout is given, and transactions give none, so a flow killed mid-step would make the next one wait forever.
+  This one holds an flock, which the kernel releases when the holder dies, however it dies.
+- `StillTrue`: a cache hit cannot look at files. Before the lookup, this policy reads the cached value and
+  asks whether what it points to still exists (downloaded files, datastore content, a run's model, a model
+  version); if not, or if the flow was asked to `refresh_cache`, it drops the record and the step runs again.
+- `workspace_task`: the workspace (and so the folder of results and locks) is known only when the flow runs,
+  so a step is bound to the `WorkspaceRef` it receives as its first argument at each call.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from prefect import Task, task
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.locking.protocol import LockManager
+from prefect.logging import get_run_logger
+
+import workspaces
+from workspaces import locks
+from workspaces.base import WorkspaceRef
+
+REFRESH_PARAMETER = "refresh_cache"  # the flow parameter that recomputes every step
+
+
+class FlockLockManager(LockManager):
+    """Prefect's lock protocol on flock (see workspaces/locks.py): a dead holder's locks vanish with it."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._held: dict[str, tuple[str, int]] = {}  # key -> (holder, descriptor)
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.lock"
+
+    def acquire_lock(self, key: str, holder: str, acquire_timeout=None, hold_timeout=None) -> bool:
+        if self.is_lock_holder(key, holder):
+            return True
+        fd = locks.wait_for(self._path(key), timeout=acquire_timeout)
+        if fd is None:
+            return False
+        self._held[key] = (holder, fd)
+        return True
+
+    async def aacquire_lock(self, key: str, holder: str, acquire_timeout=None, hold_timeout=None) -> bool:
+        call = partial(self.acquire_lock, key, holder, acquire_timeout, hold_timeout)
+        return await anyio.to_thread.run_sync(call)
+
+    def release_lock(self, key: str, holder: str) -> None:
+        if not self.is_lock_holder(key, holder):
+            raise ValueError(f"No lock held by {holder} for transaction with key {key}")
+        _, fd = self._held.pop(key)
+        locks.release(fd)
+
+    def is_locked(self, key: str, use_cache: bool = False) -> bool:
+        return key in self._held or locks.is_locked(self._path(key))
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        entry = self._held.get(key)
+        return entry is not None and entry[0] == holder
+
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        fd = locks.wait_for(self._path(key), timeout=timeout)
+        if fd is None:
+            return False
+        locks.release(fd)
+        return True
+
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        return await anyio.to_thread.run_sync(partial(self.wait_for_lock, key, timeout))
+
+
+Check = Callable[[Any, dict[str, Any]], bool]  # (cached value, the task's inputs) -> still true?
+
+
+def still_held(part: Callable[[Any], Any] = lambda value: value) -> Check:
+    """The still-true check of a step whose value (or `part` of it) points into the workspace it was given as
+    `ws`: a datastore folder, a finished run, a model version. The workspace says whether it still holds it."""
+
+    def check(value: Any, inputs: dict[str, Any]) -> bool:
+        return workspaces.open_workspace(inputs["ws"]).holds(part(value))
+
+    return check
+
+
+@dataclass
+class StillTrue(CachePolicy):
+    """`base`'s key, used only while `check(cached value, inputs)` holds (see the module docstring)."""
+
+    base: CachePolicy = field(default_factory=lambda: INPUTS + TASK_SOURCE)
+    check: Check | None = None
+
+    def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
+        key = self.base.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
+        store = task_ctx.result_store
+        if key is None or not store.exists(key):
+            return key
+        if flow_parameters.get(REFRESH_PARAMETER):
+            _drop(store, key, f"{task_ctx.task.name}: recomputed ({REFRESH_PARAMETER})")
+        elif self.check is not None and not self.check(store.read(key).result, inputs):
+            _drop(store, key, f"{task_ctx.task.name}: cached result no longer holds (its files are gone); recomputing")
+        return key
+
+
+def _drop(store, key: str, reason: str) -> None:
+    store.cache.pop(store._resolved_key_path(key), None)
+    Path(store.result_storage.basepath, key).unlink(missing_ok=True)
+    get_run_logger().info(reason)
+
+
+class WorkspaceTask:
+    """A Prefect task whose results and locks live in the workspace passed as its first argument."""
+
+    def __init__(self, prefect_task: Task):
+        self.task = prefect_task
+        self.fn = prefect_task.fn  # the plain function, as tests call it
+        self.name = prefect_task.name
+
+    def bound(self, ws: WorkspaceRef) -> Task:
+        policy = self.task.cache_policy.configure(
+            lock_manager=FlockLockManager(ws.results_dir / "locks"), isolation_level="SERIALIZABLE"
+        )
+        return self.task.with_options(result_storage=ws.results_dir, cache_policy=policy)
+
+    def __call__(self, ws: WorkspaceRef, *args, **kwargs):
+        return self.bound(ws)(ws, *args, **kwargs)
+
+    def submit(self, ws: WorkspaceRef, *args, **kwargs):
+        return self.bound(ws).submit(ws, *args, **kwargs)
+
+
+def workspace_task(
+    *, still_true: Check | None = None, exclude: tuple[str, ...] = (), **options
+) -> Callable[[Callable], WorkspaceTask]:
+    """`@task` with the project's caching: INPUTS (but `exclude`) + TASK_SOURCE, persisted and locked in the
+    workspace, valid while `still_true(cached value, inputs)` holds."""
+
+    def decorate(fn: Callable) -> WorkspaceTask:
+        inputs: CachePolicy = INPUTS
+        for name in exclude:
+            inputs = inputs - name
+        policy = StillTrue(base=inputs + TASK_SOURCE, check=still_true)
+        return WorkspaceTask(task(cache_policy=policy, persist_result=True, **options)(fn))
+
+    return decorate

@@ -1,0 +1,102 @@
+"""The import rules of the README's "Layout and design", checked on every module's source (lazy imports inside
+functions included), so the architecture is kept by CI rather than by review."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT
+
+SDKS = ("azureml", "azure", "mlflow", "prefect_azure")
+PROJECT_PACKAGES = ("flows", "tasks", "steps", "plumbing", "workspaces", "training")
+ADAPTERS = ("workspaces.local", "workspaces.azureml_v1")
+# module prefix -> what it must not import (a name is forbidden when it is, or is inside, one of these)
+RULES = {
+    "training": ("prefect", *PROJECT_PACKAGES),  # it runs on the compute: uploaded alone
+    "workspaces.local": (
+        "prefect",
+        "flows",
+        "tasks",
+        "steps",
+        "plumbing",
+        "azureml",
+        "azure",
+        "prefect_azure",
+        "workspaces.azureml_v1",
+    ),
+    "workspaces.azureml_v1": ("prefect", "flows", "tasks", "steps", "plumbing", "mlflow", "workspaces.local"),
+    "workspaces": ("prefect", "flows", "tasks", "steps", "plumbing", *SDKS),  # the port and what adapters share
+    "steps": ("prefect", "flows", "tasks", "plumbing", *SDKS, *ADAPTERS),
+    "plumbing": ("flows", "tasks", "steps", *SDKS, *ADAPTERS),
+    "tasks": ("flows", *SDKS, *ADAPTERS),
+    "flows.main": (*SDKS, *ADAPTERS),
+    "flows": ("prefect", *SDKS, *ADAPTERS),  # parameters and the command line answer before Prefect loads
+}
+# the one place that chooses an adapter: it imports each lazily, when asked for it
+ALLOWED = {("workspaces", "workspaces.local"), ("workspaces", "workspaces.azureml_v1")}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def rule_for(module: str) -> tuple[str, tuple[str, ...]]:
+    for prefix in sorted(RULES, key=len, reverse=True):
+        if module == prefix or module.startswith(prefix + "."):
+            return prefix, RULES[prefix]
+    raise AssertionError(f"{module} is in no package of the layout")
+
+
+def inside(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def violations(module: str, path: Path) -> list[str]:
+    layer, forbidden = rule_for(module)
+    return sorted(
+        name
+        for name in imported_names(path)
+        if any(inside(name, f) for f in forbidden)
+        and not inside(name, layer)
+        and not any(module == owner and inside(name, allowed) for owner, allowed in ALLOWED)
+    )
+
+
+MODULES = sorted(p for package in PROJECT_PACKAGES for p in (PROJECT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PROJECT)))
+def test_each_module_imports_only_what_its_layer_may(path):
+    module = module_name(path)
+    wrong = violations(module, path)
+    assert wrong == [], f"{module} ({rule_for(module)[0]}) must not import {', '.join(wrong)}"
+
+
+@pytest.mark.parametrize(
+    "module, source, caught",
+    [
+        ("steps.look", "def draw():\n    from prefect import task\n", ["prefect.task"]),
+        ("tasks.upload", "import workspaces.local.workspace\n", ["workspaces.local.workspace"]),
+        ("training.train", "from workspaces.base import MODEL_FILE\n", ["workspaces.base.MODEL_FILE"]),
+        ("workspaces.base", "import mlflow\n", ["mlflow"]),
+        ("flows.parameters", "from prefect import flow\n", ["prefect.flow"]),
+        ("workspaces.local.tracking", "import mlflow\nfrom workspaces.files import sha256_file\n", []),
+    ],
+)
+def test_the_rules_catch_a_violation(tmp_path, module, source, caught):
+    """The check itself, on modules written for it: what a layer may not import is caught, lazily or not."""
+    path = tmp_path / "module.py"
+    path.write_text(source)
+    assert violations(module, path) == caught

@@ -1,0 +1,90 @@
+"""Contract tests: the real Azure ML SDK v1 objects the adapter submits, built offline, field by field.
+An SDK change or a wrong argument shows up here, without a workspace."""
+
+import pytest
+
+pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
+
+from importlib.metadata import version
+
+from azureml.core import Environment, ScriptRunConfig
+from azureml.core.compute.amlcompute import AmlComputeProvisioningConfiguration
+from azureml.exceptions import ComputeTargetException
+
+from tests.conftest import PROJECT
+from workspaces.azureml_v1.jobs import (
+    provisioning_configuration,
+    script_run_config,
+    training_environment,
+)
+from workspaces.base import ComputeSpec, DataRef, TrainingJob
+
+
+def job(rate: float = 0.8) -> TrainingJob:
+    data = DataRef(
+        datastore="workspaceblobstore",
+        path="mnist",
+        files={"train-images.gz": "0" * 64},
+        mount="workspaceblobstore/mnist",
+    )
+    return TrainingJob(
+        experiment="sklearn-mnist",
+        run_name="reg-0.8",
+        regularization=rate,
+        data=data,
+        source_dir=str(PROJECT / "training"),
+        source_hash="f" * 64,
+        compute="cpu-cluster",
+    )
+
+
+def test_the_tutorials_provisioning_configuration():
+    spec = ComputeSpec(
+        name="cpu-cluster",
+        vm_size="STANDARD_D2_V2",
+        min_nodes=0,
+        max_nodes=4,
+        idle_seconds_before_scaledown=1200,
+        vm_priority="lowpriority",
+    )
+    config = provisioning_configuration(spec)
+    assert isinstance(config, AmlComputeProvisioningConfiguration)
+    assert (config.vm_size, config.vm_priority) == ("STANDARD_D2_V2", "lowpriority")
+    scale = config.scale_settings
+    assert (scale.minimum_node_count, scale.maximum_node_count, scale.idle_seconds_before_scaledown) == (0, 4, 1200)
+    config.validate_configuration()
+
+
+def test_the_sdks_constructor_itself_refuses_max_below_min():
+    spec = ComputeSpec.model_construct(**{**ComputeSpec().model_dump(), "min_nodes": 5})  # past our own checks
+    with pytest.raises(ComputeTargetException, match="max nodes count must be greater than or equal to min"):
+        provisioning_configuration(spec)
+
+
+def test_the_environment_pins_what_unpickles_here():
+    environment = training_environment()
+    assert isinstance(environment, Environment) and environment.name == "sklearn-mnist-env"
+    dependencies = environment.python.conda_dependencies
+    pip = set(dependencies.pip_packages)
+    assert f"scikit-learn=={version('scikit-learn')}" in pip and f"numpy=={version('numpy')}" in pip
+    assert f"joblib=={version('joblib')}" in pip and "azureml-mlflow" in pip  # train.py logs through MLflow
+    assert dependencies.get_python_version() == "3.11"
+
+
+def test_the_script_run_config_is_the_tutorials_estimator():
+    config = script_run_config(job(), "cpu-cluster", training_environment())
+    assert isinstance(config, ScriptRunConfig)
+    assert config.source_directory == str(PROJECT / "training") and config.script == "train.py"
+    assert config.arguments == ["--data-folder", "$AZUREML_DATAREFERENCE_mnist", "--regularization", "0.8"]
+    assert config.run_config.target == "cpu-cluster"
+    assert config.run_config.environment.name == "sklearn-mnist-env"
+
+
+def test_the_data_reference_is_registered_so_the_mount_is_expanded():
+    # a bare reference in the arguments would stay the literal "$AZUREML_DATAREFERENCE_..." with ScriptRunConfig
+    reference = script_run_config(job(), "cpu-cluster", training_environment()).run_config.data_references["mnist"]
+    assert (reference.data_store_name, reference.path_on_data_store, reference.mode) == (
+        "workspaceblobstore",
+        "mnist",
+        "mount",
+    )

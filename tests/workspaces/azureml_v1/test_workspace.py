@@ -1,0 +1,121 @@
+"""The Azure adapter through its seam's fake: create or attach, content-addressed upload, idempotent
+registration with a champion tag, stopping runs. (The whole flow on it: tests/flows/test_flow_azureml.py.)"""
+
+import threading
+
+import pytest
+
+from steps.registry import register
+from tests.idx_files import write_tiny_datastore_files
+from tests.waiting import wait_until
+from tests.workspaces.azureml_v1.fake_sdk import http_error
+from workspaces.base import ComputeSpec, TrainingJob, WorkspaceRef
+from workspaces.errors import RunCancelled, TransientError, WorkspaceError
+
+
+@pytest.fixture
+def adapter(fake_azure, azure_config, tmp_path):
+    from workspaces.azureml_v1.workspace import AzureMLWorkspace
+
+    ref = WorkspaceRef(backend="azureml", directory=str(tmp_path / "ws"), config_path=str(azure_config))
+    return AzureMLWorkspace.connect(ref)
+
+
+def test_compute_is_created_then_attached_and_its_scale_updated(adapter, fake_azure):
+    first = adapter.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=4))
+    second = adapter.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=2))
+    assert first.created and not second.created and second.max_nodes == 2
+    assert len(fake_azure.called("create_compute")) == 1
+    assert fake_azure.called("update_compute") == [("cpu-cluster", 0, 2, 1800)]
+
+
+def test_an_existing_target_of_another_type_is_a_clear_error(adapter, fake_azure):
+    fake_azure.computes["cpu-cluster"] = {
+        "type": "ComputeInstance",
+        "vm_size": "STANDARD_DS3_V2",
+        "min_nodes": 0,
+        "max_nodes": 1,
+        "idle_seconds": 0,
+    }
+    with pytest.raises(WorkspaceError, match="exists but is a ComputeInstance, not an AmlCompute cluster"):
+        adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
+
+
+def test_upload_skips_what_the_datastore_holds_with_the_same_content(adapter, fake_azure, tmp_path):
+    files = write_tiny_datastore_files(tmp_path / "data")
+    first = adapter.upload(files, "mnist")
+    second = adapter.upload(files, "mnist")
+    uploads = fake_azure.called("upload_files")
+    assert len(uploads) == 2  # the four files, then the manifest; nothing the second time
+    assert sorted(uploads[0][1]) == sorted(p.name for p in files) and uploads[1][1] == ["manifest.json"]
+    assert first == second and adapter.holds(first)
+    assert first.datastore == "workspaceblobstore" and first.path == "mnist"
+
+
+def test_a_throttled_call_is_transient(adapter, fake_azure):
+    fake_azure.failures["find_compute"].append(http_error(429, "Too Many Requests"))
+    with pytest.raises(TransientError, match="HTTP 429 while looking up compute 'cpu-cluster'"):
+        adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
+
+
+def submitted_run(adapter, training_copy, tmp_path, rate: float):
+    data = adapter.upload(write_tiny_datastore_files(tmp_path / "data"), "mnist")
+    job = TrainingJob(
+        experiment="sklearn-mnist",
+        run_name=f"reg-{rate:g}",
+        regularization=rate,
+        data=data,
+        source_dir=str(training_copy),
+        source_hash="0" * 64,
+        compute="cpu-cluster",
+    )
+    compute = adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
+    return adapter.submit(job, compute)
+
+
+def test_registration_is_idempotent_and_the_champion_tag_moves_only_up(adapter, fake_azure, training_copy, tmp_path):
+    results = []
+    for rate in (0.8, 100.0):
+        run = submitted_run(adapter, training_copy, tmp_path, rate)
+        results.append(adapter.stream_logs(run, lambda line: None))
+    strong, weak = sorted(results, key=lambda r: r.accuracy, reverse=True)
+    first = register(adapter, strong, "sklearn_mnist", {"accuracy": repr(strong.accuracy)})
+    again = register(adapter, strong, "sklearn_mnist", {"accuracy": repr(strong.accuracy)})
+    worse = register(adapter, weak, "sklearn_mnist", {"accuracy": repr(weak.accuracy)})
+    assert (first.version, first.created, first.champion) == ("1", True, True)
+    assert (again.version, again.created, again.champion) == ("1", False, True)
+    assert (worse.version, worse.created, worse.champion) == ("2", True, False)
+    assert len(fake_azure.called("register_model")) == 2
+    assert [m["version"] for m in fake_azure.registry if m["tags"].get("champion") == "true"] == ["1"]
+    model_file = adapter.fetch_model(first, tmp_path / "model")
+    assert model_file.name == "sklearn_mnist_model.pkl"
+
+
+def test_stopping_the_flow_cancels_its_runs(adapter, fake_azure, training_copy, tmp_path):
+    from tests.flows.flow_runs import edit_train_script
+
+    edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(120)\n")
+    run = submitted_run(adapter, training_copy, tmp_path, 0.8)
+    lines: list[str] = []
+
+    def cancel_the_flow_once_the_run_fits():
+        wait_until(lambda: "fitting slowly" in lines, 60, "the run fitting")
+        adapter.stop_all_runs()
+
+    threading.Thread(target=cancel_the_flow_once_the_run_fits, daemon=True).start()
+    with pytest.raises(RunCancelled, match="was cancelled because its flow was cancelled"):
+        adapter.stream_logs(run, lines.append)
+    assert fake_azure.called("cancel") == [(run.run_id,)]
+
+
+def test_a_cached_value_holds_only_while_what_it_points_to_exists(adapter, fake_azure, training_copy, tmp_path):
+    run = submitted_run(adapter, training_copy, tmp_path, 0.8)
+    result = adapter.stream_logs(run, lambda line: None)
+    version = register(adapter, result, "sklearn_mnist", {"accuracy": repr(result.accuracy)})
+    data = run.job.data
+    assert adapter.holds(data) and adapter.holds(result) and adapter.holds(version)
+
+    (fake_azure.runs[result.run_id]["folder"] / "outputs" / "sklearn_mnist_model.pkl").unlink()
+    (fake_azure.root / "datastores" / data.datastore / data.path / "manifest.json").write_text("{}")
+    fake_azure.registry.clear()
+    assert not adapter.holds(result) and not adapter.holds(data) and not adapter.holds(version)

@@ -1,0 +1,117 @@
+"""The local workspace's datastore, compute and locks, used directly (no Prefect)."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from workspaces import locks
+from workspaces.base import ComputeSpec
+from workspaces.errors import WorkspaceError
+from workspaces.local.tracking import OWNER_TAG
+from workspaces.local.workspace import LocalWorkspace
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    return LocalWorkspace(tmp_path / "ws")
+
+
+def data_files(folder, contents):
+    folder.mkdir(exist_ok=True)
+    for name, content in contents.items():
+        (folder / name).write_bytes(content)
+    return [folder / name for name in contents]
+
+
+def test_upload_copies_only_what_changed(workspace, tmp_path):
+    files = data_files(tmp_path / "data", {"train-images.gz": b"a", "train-labels.gz": b"b"})
+    first = workspace.upload(files, "mnist")
+    stored = workspace.root / "datastore" / "mnist" / "train-images.gz"
+    stamp = stored.stat().st_mtime_ns
+    time.sleep(0.01)
+    (tmp_path / "data" / "train-labels.gz").write_bytes(b"changed")
+    second = workspace.upload(files, "mnist")
+    assert stored.stat().st_mtime_ns == stamp  # same content: not copied again
+    assert (workspace.root / "datastore" / "mnist" / "train-labels.gz").read_bytes() == b"changed"
+    assert first.files["train-images.gz"] == second.files["train-images.gz"]
+    assert first.content_hash != second.content_hash
+    assert workspace.holds(second) and not workspace.holds(first)
+
+
+def test_an_interrupted_copy_leaves_no_half_file(workspace, tmp_path, monkeypatch):
+    files = data_files(tmp_path / "data", {"train-images.gz": b"x" * 1000})
+
+    def copy_half_then_fail(source, target):
+        target.write_bytes(source.read_bytes()[:500])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("workspaces.files.shutil.copyfile", copy_half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        workspace.upload(files, "mnist")
+    folder = workspace.root / "datastore" / "mnist"
+    assert list(folder.iterdir()) == []  # no file under its final name, no temporary left, no manifest entry
+    monkeypatch.undo()
+    assert workspace.holds(workspace.upload(files, "mnist"))
+
+
+def test_compute_is_created_then_attached(workspace):
+    first = workspace.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=2))
+    second = workspace.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=3))
+    assert first.created and not second.created
+    assert second.max_nodes == 3  # scale settings follow the request, as AmlCompute.update does
+
+
+def test_max_nodes_bounds_the_runs_at_once(workspace):
+    compute = workspace.provision_compute(ComputeSpec(name="two", max_nodes=2))
+    held = [workspace.compute.acquire_node(compute, cancelled=lambda: False) for _ in range(2)]
+    calls = []
+    assert workspace.compute.acquire_node(compute, cancelled=lambda: calls.append(1) or len(calls) > 2) is None
+    locks.release(held[0])
+    assert workspace.compute.acquire_node(compute, cancelled=lambda: False) is not None
+
+
+def test_a_lock_dies_with_its_holder(tmp_path):
+    lock = tmp_path / "step.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
+import fcntl, os, sys, time
+fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+""",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    assert locks.is_locked(lock)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    fd = locks.wait_for(lock, timeout=5)
+    assert fd is not None  # the kernel released it: the next run does not wait
+    locks.release(fd)
+
+
+def test_runs_left_running_by_a_dead_flow_are_marked_killed(tmp_path):
+    first = LocalWorkspace(tmp_path / "ws")
+    run_id, _ = first.tracking.start_run("sklearn-mnist", "reg-0.8", {})
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owner = first.tracking.client.get_run(run_id).data.tags[OWNER_TAG]
+    first.tracking.client.set_tag(run_id, OWNER_TAG, owner.rsplit(":", 2)[0] + f":{dead.stdout.strip()}:0")
+    alive_run, _ = first.tracking.start_run("sklearn-mnist", "reg-0.4", {})
+    _ = LocalWorkspace(tmp_path / "ws").tracking  # the next flow's connect, once it has opened the run history
+    assert first.tracking.client.get_run(run_id).info.status == "KILLED"
+    assert first.tracking.client.get_run(alive_run).info.status == "RUNNING"  # its owner (this process) lives
+
+
+def test_an_unwritable_workspace_is_one_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WorkspaceError, match="a file stands where a folder is needed"):
+        LocalWorkspace(tmp_path / "file" / "ws")

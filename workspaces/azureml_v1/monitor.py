@@ -1,0 +1,97 @@
+"""Following an Azure ML run: its log line by line while it runs, then what its end means for the flow.
+
+The SDK's `wait_for_completion(show_output=True)` writes straight to `sys.stdout`, which Prefect does not
+capture, and redirecting `sys.stdout` would mix parallel runs' lines under one name. So each run is polled
+here, as the SDK polls: its details list the log files with their URLs; the primary one is read again at
+every poll and the lines not yet seen go to the sink. A failed poll (HTTP 429/5xx, the network) is tried
+again after a pause, without re-submitting the run.
+"""
+
+import collections
+import re
+import time
+from collections.abc import Callable
+
+from workspaces.azureml_v1.errors import translate
+from workspaces.base import LogSink, RunHandle, RunResult, finished_run
+from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, with_log_tail
+
+# the SDK's own pattern for a script run's output logs (azureml.core.ScriptRun._output_logs_pattern)
+OUTPUT_LOGS = re.compile(r"(user_logs/std_log[\D]*[0]*(?:_ps)?\.txt)|(azureml-logs/[\d]{2}.+\.txt)")
+TERMINAL = {"Completed", "Failed", "Canceled"}
+MAX_POLL_FAILURES = 8
+TAIL_LINES = 20
+
+
+def primary_log(log_files: dict[str, str]) -> str | None:
+    """The log a person would watch: the user log of the common runtime, else the driver log of rank 0."""
+    names = sorted(name for name in log_files if OUTPUT_LOGS.match(name))
+    for preferred in ("user_logs/std_log.txt", "azureml-logs/70_driver_log.txt", "azureml-logs/70_driver_log_0.txt"):
+        if preferred in names:
+            return preferred
+    return names[-1] if names else None
+
+
+def follow(sdk, run: RunHandle, sink: LogSink, poll_seconds: float, sleep: Callable = time.sleep):
+    """Stream the run's log into `sink` until it ends; its final details and the last lines of its log."""
+    emitted: dict[str, int] = {}
+    tail: collections.deque = collections.deque(maxlen=TAIL_LINES)
+    failures = 0
+    while True:
+        try:
+            details = sdk.run_details(run.run_id)
+            name = primary_log(details.get("logFiles") or {})
+            if name:
+                lines = sdk.read_url(details["logFiles"][name]).splitlines()
+                for line in lines[emitted.get(name, 0) :]:
+                    tail.append(line)
+                    sink(line)
+                emitted[name] = len(lines)
+            failures = 0
+        except Exception as exc:
+            error = translate(exc, f"following run {run.name!r}")
+            failures += 1
+            if not isinstance(error, TransientError) or failures > MAX_POLL_FAILURES:
+                raise error from exc
+            sleep(min(60.0, poll_seconds * 2**failures))
+            continue
+        if details.get("status") in TERMINAL:
+            return details, tuple(tail)
+        sleep(poll_seconds)
+
+
+def last_value(value):
+    return value[-1] if isinstance(value, list) else value
+
+
+def azure_outcome(run: RunHandle, details: dict, tail: tuple[str, ...], metrics: dict, stopped: bool) -> RunResult:
+    """The run's result, or the error that says how it ended (see the retry rules in workspaces/errors.py)."""
+    name, status = run.name, str(details.get("status"))
+    metrics = {key: float(last_value(value)) for key, value in (metrics or {}).items()}
+    if status == "Completed":
+        return finished_run(run, status, metrics, tail)
+    raise run_error(name, status, details.get("error") or {}, tail, stopped)
+
+
+def run_error(name: str, status: str, error: dict, tail: tuple[str, ...], stopped: bool) -> FlowError:
+    if status == "Canceled":
+        if stopped:
+            return RunCancelled(f"training run {name!r} was cancelled because its flow was cancelled", name, tail)
+        return RunFailed(
+            f"training run {name!r} was cancelled outside the flow (in the studio?); not retried", name, tail
+        )
+    inner = error.get("error", error)
+    code, message = inner.get("code", "unknown"), " ".join(str(inner.get("message", "")).split())[:400]
+    if re.search(r"preempt|nodelost|node was lost|node.*(lost|removed)", f"{code} {message}", re.IGNORECASE):
+        return TransientError(
+            with_log_tail(
+                f"training run {name!r} lost its node ({code}: {message}), as a "
+                "pre-empted low-priority VM does; retrying",
+                tail[-5:],
+            )
+        )
+    return RunFailed(
+        f"training run {name!r} failed on Azure ML ({code}: {message}); not retried: it would fail the same way",
+        name,
+        tail,
+    )

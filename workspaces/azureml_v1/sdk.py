@@ -1,0 +1,185 @@
+"""The seam: the few Azure ML SDK v1 calls that need the network, and nothing else.
+
+The adapter (azureml.py) talks only to an object of this shape; tests give it a fake that records calls and
+fails on cue. Values crossing the seam are plain (dicts, strings, paths); SDK objects that need no network
+(provisioning configuration, ScriptRunConfig) are built by azureml_jobs.py and passed through.
+
+Authentication, in this order: a prefect-azure `AzureMlCredentials` block named by --credentials-block; a
+service principal from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (with the workspace from
+AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and AZUREML_WORKSPACE_NAME, or from config.json); config.json with
+the Azure CLI's or an interactive login (the tutorial's `Workspace.from_config()`). The secret goes to the SDK
+and nowhere else: the description logged names only where the credentials came from.
+"""
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+from azureml.core import Datastore, Experiment, Model, Run, Workspace
+from azureml.core.compute import AmlCompute, ComputeTarget
+from azureml.exceptions import ComputeTargetException
+
+from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, WorkspaceRef
+from workspaces.errors import WorkspaceError
+
+
+def connect_sdk(ref: WorkspaceRef) -> "AzureSdk":
+    if ref.credentials_block:
+        from prefect_azure import AzureMlCredentials
+
+        try:
+            block = AzureMlCredentials.load(ref.credentials_block)
+        except ValueError as exc:
+            raise WorkspaceError(
+                f"no AzureML Credentials block named {ref.credentials_block!r} ({exc}); create it as the README shows"
+            ) from None
+        workspace = block.get_workspace()  # type: ignore[union-attr]  # (sync_compatible: a Workspace here)
+        return AzureSdk(workspace, f"the service principal of Prefect block {ref.credentials_block!r}")
+    if all(os.environ.get(v) for v in AZURE_SERVICE_PRINCIPAL):
+        from azureml.core.authentication import ServicePrincipalAuthentication
+
+        auth = ServicePrincipalAuthentication(
+            tenant_id=os.environ["AZURE_TENANT_ID"],
+            service_principal_id=os.environ["AZURE_CLIENT_ID"],
+            service_principal_password=os.environ["AZURE_CLIENT_SECRET"],
+        )
+        if all(os.environ.get(v) for v in AZURE_WORKSPACE_VARIABLES):
+            subscription, group, name = (os.environ[v] for v in AZURE_WORKSPACE_VARIABLES)
+            workspace = Workspace(subscription_id=subscription, resource_group=group, workspace_name=name, auth=auth)
+        else:
+            workspace = Workspace.from_config(path=ref.config_path, auth=auth)
+        return AzureSdk(workspace, "the service principal in AZURE_CLIENT_ID/AZURE_CLIENT_SECRET")
+    return AzureSdk(Workspace.from_config(path=ref.config_path), f"{ref.config_path} and the Azure CLI login")
+
+
+class LineWriter(io.TextIOBase):
+    """A file-like object that hands each complete line written to it to `sink`."""
+
+    def __init__(self, sink: Callable[[str], None]):
+        self.sink, self.pending = sink, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in filter(str.strip, lines):
+            self.sink(line)
+        return len(text)
+
+
+class AzureSdk:
+    def __init__(self, workspace, description: str):
+        self.workspace, self.description = workspace, description
+        self.workspace_name = workspace.name
+        self._runs: dict[str, Run] = {}
+
+    # compute
+    def find_compute(self, name: str) -> dict | None:
+        try:
+            target = ComputeTarget(workspace=self.workspace, name=name)
+        except ComputeTargetException as exc:
+            if "notfound" in str(exc).replace(" ", "").lower():
+                return None
+            raise
+        scale = getattr(target, "scale_settings", None)
+        return {
+            "type": target.type,
+            "vm_size": getattr(target, "vm_size", "") or "",
+            "min_nodes": getattr(scale, "minimum_node_count", 0),
+            "max_nodes": getattr(scale, "maximum_node_count", 0),
+            "idle_seconds": getattr(scale, "idle_seconds_before_scaledown", 0),
+        }
+
+    def create_compute(self, name: str, provisioning, write_line: Callable[[str], None]) -> None:
+        target = ComputeTarget.create(self.workspace, name, provisioning)
+        # provisioning runs alone in the flow, so catching the SDK's stdout here mixes nothing
+        with contextlib.redirect_stdout(LineWriter(write_line)):
+            target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
+
+    def update_compute(self, name: str, min_nodes: int, max_nodes: int, idle_seconds: int) -> None:
+        AmlCompute(self.workspace, name).update(
+            min_nodes=min_nodes, max_nodes=max_nodes, idle_seconds_before_scaledown=idle_seconds
+        )
+
+    def delete_compute(self, name: str) -> None:
+        ComputeTarget(workspace=self.workspace, name=name).delete()
+
+    # datastore
+    def datastore_name(self, name: str | None) -> str:
+        return (Datastore.get(self.workspace, name) if name else self.workspace.get_default_datastore()).name
+
+    def read_datastore_file(self, datastore: str, path: str) -> bytes | None:
+        with tempfile.TemporaryDirectory() as folder:
+            Datastore.get(self.workspace, datastore).download(
+                target_path=folder, prefix=path, overwrite=True, show_progress=False
+            )
+            local = Path(folder) / path
+            return local.read_bytes() if local.is_file() else None
+
+    def upload_files(self, datastore: str, paths: list[Path], target: str) -> None:
+        Datastore.get(self.workspace, datastore).upload_files(
+            [str(p) for p in paths], target_path=target, overwrite=True, show_progress=False
+        )
+
+    # runs
+    def submit(self, experiment: str, config, tags: dict[str, str]) -> tuple[str, str]:
+        run = Experiment(self.workspace, experiment).submit(config, tags=tags)
+        self._runs[run.id] = run
+        return run.id, run.get_portal_url()
+
+    def _run(self, run_id: str) -> Run:
+        if run_id not in self._runs:
+            self._runs[run_id] = Run.get(self.workspace, run_id)
+        return self._runs[run_id]
+
+    def run_details(self, run_id: str) -> dict:
+        return self._run(run_id).get_details()
+
+    def read_url(self, url: str) -> str:
+        response = requests.get(url, timeout=60)  # a log file's SAS URL: no credentials needed
+        response.raise_for_status()
+        return response.text
+
+    def cancel(self, run_id: str) -> None:
+        self._run(run_id).cancel()
+
+    def run_metrics(self, run_id: str) -> dict:
+        return self._run(run_id).get_metrics()
+
+    def run_file_names(self, run_id: str) -> list[str]:
+        return self._run(run_id).get_file_names()
+
+    def download_run_file(self, run_id: str, name: str, dest: Path) -> None:
+        self._run(run_id).download_file(name, output_file_path=str(dest))
+
+    # models
+    def models(self, name: str, run_id: str | None = None, tags: list | None = None) -> list[dict]:
+        return [_model_dict(m) for m in Model.list(self.workspace, name=name, run_id=run_id, tags=tags)]
+
+    def register_model(self, run_id: str, name: str, path: str, tags: dict, properties: dict) -> dict:
+        return _model_dict(
+            self._run(run_id).register_model(model_name=name, model_path=path, tags=tags, properties=properties)
+        )
+
+    def set_model_tags(self, name: str, version: str, add: dict, remove: list) -> None:
+        model = Model(self.workspace, name=name, version=int(version))
+        if remove:
+            model.remove_tags(remove)
+        if add:
+            model.add_tags(add)
+
+    def download_model(self, name: str, version: str, dest: Path) -> Path:
+        model = Model(self.workspace, name=name, version=int(version))
+        return Path(model.download(target_dir=str(dest), exist_ok=True))
+
+
+def _model_dict(model) -> dict:
+    return {
+        "name": model.name,
+        "version": str(model.version),
+        "run_id": model.run_id,
+        "tags": dict(model.tags or {}),
+        "url": model.url,
+    }

@@ -1,0 +1,244 @@
+"""The Azure ML workspace (SDK v1): the same port as the local workspace, on a real compute cluster.
+
+Every call that needs the network goes through the seam (azureml_sdk.py, made by `make_sdk`, which tests
+replace with a fake); the SDK objects that need none are built by azureml_jobs.py. SDK errors are translated
+by azureml_errors.py into retried (TransientError) or final ones. Which cell of the tutorial each call does:
+connect `Workspace.from_config()`; provision_compute `ComputeTarget(ws, name)` or `ComputeTarget.create` and
+`wait_for_completion`; upload `ds.upload(...)`; submit `exp.submit(est)`; stream_logs
+`run.wait_for_completion(show_output=True)`; register_model `run.register_model`; delete_compute
+`compute_target.delete()`. SDK v1 has no model aliases: `champion` is a tag that only one version carries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workspaces.azureml_v1.errors import translate
+from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
+from workspaces.azureml_v1.monitor import azure_outcome, follow
+from workspaces.base import MODEL_FILE, ComputeTarget, DataRef, ModelVersion, RunHandle, RunResult
+from workspaces.errors import DataError, RunCancelled, WorkspaceError
+from workspaces.files import sha256_file
+
+if TYPE_CHECKING:  # names used in annotations only
+    from collections.abc import Mapping, Sequence
+
+    from workspaces.base import ComputeSpec, LogSink, TrainingJob, WorkspaceRef
+
+
+log = logging.getLogger(__name__)
+MANIFEST = "manifest.json"
+CHAMPION_TAG = "champion"
+
+
+def make_sdk(ref: WorkspaceRef):
+    """The seam's real side; tests replace this function to inject a fake."""
+    from workspaces.azureml_v1.sdk import connect_sdk
+
+    return connect_sdk(ref)
+
+
+class AzureMLWorkspace:
+    poll_seconds = 5.0  # between two reads of a run's status and log, as the SDK's own polling
+
+    def __init__(self, ref: WorkspaceRef, sdk):
+        self.ref, self.sdk = ref, sdk
+        self.name = f"Azure ML workspace {sdk.workspace_name!r}"
+        self.datastore = self._call("finding the datastore", sdk.datastore_name, ref.datastore)
+        self.environment = training_environment()
+        self._live: dict[str, str] = {}  # run id -> name, of runs this process submitted and has not seen end
+        self._stopped: set[str] = set()
+        self._stopping = False
+
+    @classmethod
+    def connect(cls, ref: WorkspaceRef) -> AzureMLWorkspace:
+        try:
+            sdk = make_sdk(ref)
+        except Exception as exc:
+            raise translate(exc, f"connecting to the workspace ({ref.config_path})") from exc
+        log.info("connected to Azure ML workspace %r with %s", sdk.workspace_name, sdk.description)
+        return cls(ref, sdk)
+
+    def _call(self, doing: str, function, *args):
+        try:
+            return function(*args)
+        except Exception as exc:
+            raise translate(exc, doing) from exc
+
+    # compute --------------------------------------------------------------------------------------------------
+    def provision_compute(self, spec: ComputeSpec) -> ComputeTarget:
+        found = self._call(f"looking up compute {spec.name!r}", self.sdk.find_compute, spec.name)
+        if found is None:
+            config = provisioning_configuration(spec)
+            self._call("checking the provisioning configuration", config.validate_configuration)
+            log.info(
+                "creating a new compute target %r (%s, %d to %d nodes)",
+                spec.name,
+                spec.vm_size,
+                spec.min_nodes,
+                spec.max_nodes,
+            )
+            self._call(f"creating compute {spec.name!r}", self.sdk.create_compute, spec.name, config, log.info)
+            return ComputeTarget.from_spec(spec, "AmlCompute", created=True)
+        if found["type"] != "AmlCompute":
+            raise WorkspaceError(
+                f"compute target {spec.name!r} exists but is a {found['type']}, not an AmlCompute "
+                "cluster; choose another --compute-name (AML_COMPUTE_CLUSTER_NAME)"
+            )
+        log.info("found compute target %r, just use it (%s)", spec.name, found["vm_size"])
+        if found["vm_size"].lower() != spec.vm_size.lower():
+            log.warning(
+                "compute %r keeps its VM size %s (%s requested); delete it to change it",
+                spec.name,
+                found["vm_size"],
+                spec.vm_size,
+            )
+        wanted = (spec.min_nodes, spec.max_nodes, spec.idle_seconds_before_scaledown)
+        if (found["min_nodes"], found["max_nodes"], found["idle_seconds"]) != wanted:
+            self._call(f"updating compute {spec.name!r}", self.sdk.update_compute, spec.name, *wanted)
+            log.info("compute %r updated to %d to %d nodes", spec.name, spec.min_nodes, spec.max_nodes)
+        return ComputeTarget.from_spec(spec, "AmlCompute", created=False, vm_size=found["vm_size"])
+
+    def delete_compute(self, compute: ComputeTarget) -> None:
+        self._call(f"deleting compute {compute.name!r}", self.sdk.delete_compute, compute.name)
+
+    # datastore ------------------------------------------------------------------------------------------------
+    def _manifest(self, target: str) -> dict[str, str]:
+        raw = self._call(
+            "reading the datastore's manifest", self.sdk.read_datastore_file, self.datastore, f"{target}/{MANIFEST}"
+        )
+        return json.loads(raw) if raw else {}
+
+    def upload(self, files: Sequence[Path], target: str) -> DataRef:
+        """Upload what the datastore does not hold with the same sha256, then the manifest that says so."""
+        digests = {Path(p).name: sha256_file(Path(p)) for p in files}
+        held = self._manifest(target)
+        changed = [Path(p) for p in files if held.get(Path(p).name) != digests[Path(p).name]]
+        if changed:
+            self._call("uploading to the datastore", self.sdk.upload_files, self.datastore, changed, target)
+            with tempfile.TemporaryDirectory() as folder:
+                manifest = Path(folder) / MANIFEST
+                manifest.write_text(json.dumps({**held, **digests}, indent=1, sort_keys=True))
+                self._call("uploading the manifest", self.sdk.upload_files, self.datastore, [manifest], target)
+        log.info(
+            "datastore %s/%s: %d file(s) uploaded, %d already there with the same content",
+            self.datastore,
+            target,
+            len(changed),
+            len(files) - len(changed),
+        )
+        return DataRef(datastore=self.datastore, path=target, files=digests, mount=f"{self.datastore}/{target}")
+
+    # runs -----------------------------------------------------------------------------------------------------
+    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
+        if self._stopping:
+            raise RunCancelled(f"run {job.run_name!r} was not submitted: the flow is being cancelled", job.run_name)
+        config = script_run_config(job, compute.name, self.environment)
+        tags = {
+            "run_name": job.run_name,
+            "regularization": repr(job.regularization),
+            "data_sha256": job.data.content_hash,
+            "source_sha256": job.source_hash,
+        }
+        run_id, url = self._call(f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, tags)
+        self._live[run_id] = job.run_name
+        return RunHandle(run_id=run_id, name=job.run_name, job=job, url=url)
+
+    def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
+        try:
+            details, tail = follow(self.sdk, run, sink, self.poll_seconds)
+        except BaseException:
+            self.cancel(run)  # never leave a billed run behind when we stop watching it
+            raise
+        finally:
+            self._live.pop(run.run_id, None)
+        metrics = self._call(f"reading run {run.name!r}'s metrics", self.sdk.run_metrics, run.run_id)
+        return azure_outcome(run, details, tail, metrics, run.run_id in self._stopped)
+
+    def cancel(self, run: RunHandle) -> None:
+        self._cancel(run.run_id)
+
+    def _cancel(self, run_id: str) -> None:
+        self._stopped.add(run_id)
+        try:
+            self.sdk.cancel(run_id)
+        except Exception as exc:
+            log.warning("could not cancel run %s (%s); cancel it in the studio", run_id, translate(exc, "cancelling"))
+
+    def stop_all_runs(self) -> int:
+        self._stopping = True
+        for run_id in list(self._live):
+            self._cancel(run_id)
+        return len(self._live)
+
+    # registry -------------------------------------------------------------------------------------------------
+    def _version(self, model: dict) -> ModelVersion:
+        return ModelVersion.from_registry(model["name"], model["version"], model["run_id"], model["url"], model["tags"])
+
+    def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
+        found = self._call("looking up registered models", self.sdk.models, name, run_id)
+        return self._version(found[0]) if found else None
+
+    def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / Path(MODEL_FILE).name
+            self._call(
+                f"downloading run {run.name!r}'s model", self.sdk.download_run_file, run.run_id, MODEL_FILE, local
+            )
+            all_tags = {**tags, "model_sha256": sha256_file(local)}
+        properties = {"accuracy": repr(run.accuracy), "regularization rate": repr(run.regularization)}
+        model = self._call(
+            f"registering model {name!r}", self.sdk.register_model, run.run_id, name, MODEL_FILE, all_tags, properties
+        )
+        return self._version(model)
+
+    def _champions(self, name: str) -> list[ModelVersion]:
+        found = self._call("finding the champion", self.sdk.models, name, None, [[CHAMPION_TAG, "true"]])
+        return [self._version(model) for model in found]
+
+    def champion(self, name: str) -> ModelVersion | None:
+        """SDK v1 has no aliases: the champion is the version tagged champion=true (the most accurate, should a
+        crash between tagging one and untagging the other have left two)."""
+        return max(self._champions(name), key=lambda v: v.accuracy, default=None)
+
+    def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None:
+        self._call(
+            "tagging the champion", self.sdk.set_model_tags, version.name, version.version, {CHAMPION_TAG: "true"}, []
+        )
+        for other in self._champions(version.name):
+            if other.version != version.version:
+                self._call(
+                    "moving the champion tag", self.sdk.set_model_tags, other.name, other.version, {}, [CHAMPION_TAG]
+                )
+
+    def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
+        folder = self._call(
+            f"downloading model {version.name}:{version.version}",
+            self.sdk.download_model,
+            version.name,
+            version.version,
+            Path(dest),
+        )
+        path = folder if folder.is_file() else folder / Path(MODEL_FILE).name
+        if sha256_file(path) != version.sha256:
+            raise DataError(
+                f"model {version.name}:{version.version}: the downloaded file's sha256 differs from the "
+                "registered one; the model changed after registration: refusing to load it"
+            )
+        return path
+
+    # cache validity -------------------------------------------------------------------------------------------
+    def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
+        if isinstance(value, DataRef):
+            held = self._manifest(value.path)
+            return all(held.get(name) == digest for name, digest in value.files.items())
+        if isinstance(value, RunResult):
+            details = self._call("reading a cached run", self.sdk.run_details, value.run_id)
+            files = self._call("listing a cached run's files", self.sdk.run_file_names, value.run_id)
+            return details.get("status") == "Completed" and MODEL_FILE in files
+        versions = self._call("reading a cached model", self.sdk.models, value.name)
+        return any(v["version"] == value.version for v in versions)

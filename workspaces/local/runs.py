@@ -1,0 +1,136 @@
+"""Local training runs as OS processes: start one from its snapshot, follow its log, stop it.
+
+Each run is a separate process in its own process group (so a terminal's Ctrl-C reaches the flow, which stops
+the runs itself, and stopping a run stops anything it started), running the entry script through
+launcher.py, which makes the kernel kill it if the flow process dies. Its stdout and stderr go to the run's
+log file, not to a pipe: the file is the run's full log, kept with the run, and a run never blocks on a reader.
+The flow reads the file as it grows and hands each line to the Prefect logger under the run's name.
+"""
+
+import collections
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workspaces.base import LogSink, RunHandle
+from workspaces.local.processes import stop_group
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+POLL_SECONDS = 0.2
+TAIL_LINES = 20
+
+
+@dataclass
+class LocalRun:
+    handle: RunHandle
+    process: subprocess.Popen
+    log_file: Path
+    slot_fd: int
+    stopped: bool = False  # stopped by us (cancellation, Ctrl-C), not killed from outside
+    peak_memory_mb: float | None = None  # the process's peak resident memory, once it has ended
+    tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+
+
+_live: dict[str, LocalRun] = {}
+_live_lock = threading.Lock()
+stopping = threading.Event()  # set once the flow is being cancelled: no new run may start
+
+
+def launch(handle: RunHandle, run_dir: Path, data_folder: str, slot_fd: int, env: dict[str, str]) -> LocalRun:
+    log_file = run_dir / "run.log"
+    command = [sys.executable, "-u", str(LAUNCHER), handle.job.entry_script, *handle.job.arguments(data_folder)]
+    child_env = {**os.environ, **env, "MNIST_FLOW_PARENT_PID": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=run_dir,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(slot_fd,),
+        )
+    run = LocalRun(handle, process, log_file, slot_fd)
+    with _live_lock:
+        _live[handle.run_id] = run
+    return run
+
+
+def follow(run: LocalRun, sink: LogSink) -> int:
+    """Hand each line of the run's log to `sink` as it is written; return the exit status when it ends."""
+    pending = b""
+    with open(run.log_file, "rb") as log:
+        while True:
+            finished = _reaped(run)  # read once more after the end: nothing is lost
+            chunk = log.read()
+            if chunk:
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    _emit(run, line, sink)
+            elif finished:
+                break
+            else:
+                time.sleep(POLL_SECONDS)
+    if pending:
+        _emit(run, pending, sink)
+    forget(run)
+    return run.process.returncode
+
+
+def _reaped(run: LocalRun) -> bool:
+    """Whether the run's process has ended. It is reaped here with wait4, which, unlike Popen.poll, also
+    returns the process's peak memory (the benchmarks and the run's metrics report it)."""
+    if run.process.returncode is not None:
+        return True
+    try:
+        pid, status, usage = os.wait4(run.process.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped meanwhile by Popen.wait (stopping the run)
+        return run.process.poll() is not None
+    if pid == 0:
+        return False
+    run.process.returncode = os.waitstatus_to_exitcode(status)
+    run.peak_memory_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    return True
+
+
+def _emit(run: LocalRun, raw: bytes, sink: LogSink) -> None:
+    line = raw.decode("utf-8", errors="replace").rstrip("\r")
+    run.tail.append(line)
+    sink(line)
+
+
+def forget(run: LocalRun) -> None:
+    with _live_lock:
+        _live.pop(run.handle.run_id, None)
+    with contextlib.suppress(OSError):
+        os.close(run.slot_fd)  # the node is free again (the process, if alive, still holds its copy)
+
+
+def stop(run_id: str) -> None:
+    with _live_lock:
+        run = _live.get(run_id)
+    if run is not None:
+        run.stopped = True
+        stop_group(run.process)
+
+
+def stop_all() -> int:
+    """Stop every run this process started and has not seen end; return how many were stopped."""
+    stopping.set()
+    with _live_lock:
+        run_ids = list(_live)
+    for run_id in run_ids:
+        stop(run_id)
+    return len(run_ids)
+
+
+def live_run(run_id: str) -> LocalRun | None:
+    with _live_lock:
+        return _live.get(run_id)

@@ -1,0 +1,115 @@
+"""The local workspace's run history and model registry: MLflow's own store on SQLite, in the workspace.
+
+`mlflow ui --backend-store-uri sqlite:///.workspace/mlflow.db` shows what this writes. Two traps of MLflow 3.17,
+measured: `mlflow.register_model("runs:/<id>/...pkl")` fails ("Unable to find a logged_model") after creating
+an empty registered model, so a version is created with `create_model_version` from the run's `outputs`
+folder; and an experiment's artifacts default to `./mlruns` of whatever the current folder is, so every
+experiment is created with its artifact location inside the workspace. Steps that two flows could race on
+(creating the tables, an experiment, a registered model) hold a workspace lock; registration holds the
+registry lock of the workspace (tasks/register.py).
+"""
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
+
+from workspaces.local.processes import is_alive, process_identity
+from workspaces.locks import exclusive
+
+OWNER_TAG = "mnist_flow.owner"  # the flow process that started the run: it is orphaned once that one is dead
+
+
+class LocalTracking:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.uri = f"sqlite:///{self.folder / 'mlflow.db'}"
+        self.locks = self.folder / "locks"
+        with exclusive(self.locks / "mlflow.lock"):  # the first use creates the tables: one process at a time
+            self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            self.client.search_experiments(max_results=1)
+            self.client.search_registered_models(max_results=1)
+
+    def experiment_id(self, name: str) -> str:
+        with exclusive(self.locks / "mlflow.lock"):
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is not None:
+                return experiment.experiment_id
+            location = (self.folder / "mlartifacts" / name).resolve().as_uri()
+            return self.client.create_experiment(name, artifact_location=location)
+
+    def start_run(self, experiment: str, name: str, tags: dict[str, str]) -> tuple[str, str]:
+        """A new RUNNING run owned by this process; returns its id and experiment id."""
+        experiment_id = self.experiment_id(experiment)
+        run = self.client.create_run(experiment_id, run_name=name, tags={**tags, OWNER_TAG: process_identity()})
+        return run.info.run_id, experiment_id
+
+    def end_run(self, run_id: str, status: str, outputs: Path | None, log_file: Path | None) -> None:
+        """Keep the run's files with it in MLflow, then set its final status (unless the script already did)."""
+        if outputs is not None and outputs.is_dir():
+            self.client.log_artifacts(run_id, str(outputs), "outputs")
+        if log_file is not None and log_file.exists():
+            self.client.log_artifact(run_id, str(log_file), "logs")
+        if self.client.get_run(run_id).info.status != status:
+            self.client.set_terminated(run_id, status)
+
+    def log_metric(self, run_id: str, name: str, value: float) -> None:
+        self.client.log_metric(run_id, name, value)
+
+    def metrics(self, run_id: str) -> dict[str, float]:
+        return dict(self.client.get_run(run_id).data.metrics)
+
+    def run_exists(self, run_id: str) -> bool:
+        try:
+            return self.client.get_run(run_id).info.status == "FINISHED"
+        except MlflowException:
+            return False
+
+    def mark_orphans_killed(self) -> list[str]:
+        """Runs left RUNNING by a flow process that no longer lives (SIGKILL, power loss) are marked KILLED."""
+        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        if not experiments:
+            return []
+        running = self.client.search_runs(experiments, "attributes.status = 'RUNNING'", max_results=1000)
+        orphans = [r.info.run_id for r in running if is_alive(r.data.tags.get(OWNER_TAG, "")) is False]
+        for run_id in orphans:
+            self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+        return orphans
+
+    def artifact_path(self, run_id: str, relative: str) -> Path:
+        return uri_to_path(self.client.get_run(run_id).info.artifact_uri) / relative
+
+    def find_version(self, name: str, run_id: str):
+        found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        return found[0] if found else None
+
+    def create_version(self, name: str, run_id: str, tags: dict[str, str]):
+        """A new version of `name` from the run's `outputs` folder (the registered model created if need be)."""
+        with exclusive(self.locks / "mlflow.lock"):
+            if not self.client.search_registered_models(f"name='{name}'"):
+                self.client.create_registered_model(name, description="LogisticRegression on MNIST (mnist-flow)")
+        source = self.client.get_run(run_id).info.artifact_uri + "/outputs"
+        return self.client.create_model_version(name, source, run_id=run_id, tags=tags)
+
+    def version_by_alias(self, name: str, alias: str):
+        try:
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def version_exists(self, name: str, version: str) -> bool:
+        try:
+            self.client.get_model_version(name, version)
+            return True
+        except MlflowException:
+            return False
+
+
+def uri_to_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else Path(uri)
