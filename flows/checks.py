@@ -96,6 +96,41 @@ def check_mirror(mirror: str) -> str:
     raise ValueError(f"mirror {mirror!r}: expected an http://, https:// or file:// URL, or an existing folder")
 
 
+ALLOWED_ROOTS = "MNIST_FLOW_ALLOWED_ROOTS"  # the worker's say on which folders a deployment run may use
+
+
+def allowed_roots(env: Mapping[str, str], project: Path) -> list[Path]:
+    """The folders a deployment run's path parameters may lie in: $MNIST_FLOW_ALLOWED_ROOTS (separated by
+    os.pathsep), else the project folder and the workspace the worker's environment names."""
+    listed = [root for root in env.get(ALLOWED_ROOTS, "").split(os.pathsep) if root.strip()]
+    roots = listed or [str(project), env.get("MNIST_FLOW_WORKSPACE", "")]
+    return [Path(root).expanduser().resolve() for root in roots if root]
+
+
+def check_allowed_roots(paths: Mapping[str, list[str]], env: Mapping[str, str], project: Path) -> None:
+    """Each of the folders and files a deployment run asked for lies in an allowed root (symlinks resolved):
+    a run's parameters come from whoever may start runs, and the worker writes and executes with its rights."""
+    roots = allowed_roots(env, project)
+    for what, values in paths.items():
+        for value in values:
+            resolved = Path(value).expanduser().resolve()
+            if not any(resolved == root or root in resolved.parents for root in roots):
+                raise ValueError(
+                    f"{what} {value!r} is outside the folders this worker lets a deployment run use "
+                    f"({', '.join(map(str, roots))}); to allow it, add its folder to {ALLOWED_ROOTS} in the "
+                    f"worker's environment (folders separated by {os.pathsep!r})"
+                )
+
+
+DATASTORE_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")  # Azure ML's rule: letters, digits and underscores
+
+
+def check_datastore_name(name: str | None) -> str | None:
+    if name is not None and not DATASTORE_NAME.match(name):
+        raise ValueError(f"datastore {name!r}: expected letters, digits or '_' (Azure ML's rule for datastore names)")
+    return name
+
+
 CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -16,6 +16,7 @@ if __name__ == "__main__":  # answer --help and bad input at once, before the he
     check_command_line()
 
 from prefect import flow
+from prefect.runtime import deployment
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.parameters import TrainingParameters
@@ -67,7 +68,8 @@ def mnist_training(
     delete_compute: bool = False,
 ) -> ModelVersion:
     """Train the tutorial's model for each regularization rate and register the best (None: the default)."""
-    params = TrainingParameters.from_flow(locals())  # bad input stops here, before anything is done
+    # bad input stops here, before anything is done; a deployment run's folders must be the worker's to allow
+    params = TrainingParameters.from_flow(locals(), from_deployment=deployment.id is not None)
 
     ws = connect_workspace(params.workspace)
     files = download_mnist(ws, params.dataset, params.mirrors, params.download_timeout)

@@ -12,10 +12,19 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from flows.checks import check_azure_settings, check_compute_env, check_folder_creatable, check_mirror
+from flows.checks import (
+    check_allowed_roots,
+    check_azure_settings,
+    check_compute_env,
+    check_datastore_name,
+    check_folder_creatable,
+    check_mirror,
+)
 from steps.dataset import MNIST, Dataset
 from workspaces.base import BACKENDS, Backend, ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
@@ -118,6 +127,11 @@ class TrainingParameters(BaseModel):
             raise ValueError(f"training folder {folder!r} has no train.py; expected the tutorial's entry script")
         return str(Path(folder).resolve())
 
+    @field_validator("datastore")
+    @classmethod
+    def _datastore_name(cls, name: str | None) -> str | None:
+        return check_datastore_name(name)
+
     @model_validator(mode="after")
     def _azure_settings(self) -> "TrainingParameters":
         if self.backend == "azureml":
@@ -125,15 +139,20 @@ class TrainingParameters(BaseModel):
         return self
 
     @classmethod
-    def from_flow(cls, arguments: dict[str, Any]) -> "TrainingParameters":
-        """Validate the flow's arguments (None meaning the default); ConfigError with one line if wrong."""
+    def from_flow(cls, arguments: dict[str, Any], from_deployment: bool = False) -> "TrainingParameters":
+        """Validate the flow's arguments (None meaning the default); ConfigError with one line if wrong. A
+        deployment run's folders must lie where the worker allows (flows/checks.py: check_allowed_roots); the
+        command line, run by the machine's own user, may use any."""
         compute_keys = set(ComputeSpec.model_fields) - {"name"} | {"compute_name"}
         compute = {k.removeprefix("compute_"): v for k, v in arguments.items() if k in compute_keys}
         values = {k: v for k, v in arguments.items() if k not in compute_keys}
         try:
-            return cls.model_validate({**values, "compute": {k: v for k, v in compute.items() if v is not None}})
-        except ValidationError as exc:
-            raise ConfigError(one_line(exc)) from None
+            params = cls.model_validate({**values, "compute": {k: v for k, v in compute.items() if v is not None}})
+            if from_deployment:  # checked as given (a symlink resolves there), where the worker allows
+                check_allowed_roots(local_paths(values), os.environ, PROJECT)
+            return params
+        except (ValidationError, ValueError) as exc:
+            raise ConfigError(one_line(exc) if isinstance(exc, ValidationError) else str(exc)) from None
 
     def flow_arguments(self, names: set[str]) -> dict[str, Any]:
         """The validated values of the flow arguments `names`, as plain JSON (what Prefect records)."""
@@ -152,6 +171,22 @@ class TrainingParameters(BaseModel):
             credentials_block=self.credentials_block if azure else None,
             datastore=self.datastore if azure else None,
         )
+
+
+def local_paths(arguments: dict[str, Any]) -> dict[str, list[str]]:
+    """The folders and files of this machine that the given arguments name: where to write, what code to run,
+    what to read (a mirror that is a folder or a file:// URL; an http(s) mirror is no folder of this machine)."""
+    paths = {
+        name: [str(arguments[name])]
+        for name in ("workspace_dir", "training_dir", "workspace_config")
+        if arguments.get(name)
+    }
+    mirrors = arguments.get("mirrors") or []
+    mirrors = [str(m) for m in ([mirrors] if isinstance(mirrors, str) else mirrors)]
+    folders = [url2pathname(urlparse(m).path) if m.startswith("file:") else m for m in mirrors]
+    if folders := [folder for folder in folders if not urlparse(folder).scheme]:
+        paths["mirrors"] = folders
+    return paths
 
 
 def positive_number(value: Any) -> float | None:

@@ -29,6 +29,7 @@ from prefect.logging import get_run_logger
 import workspaces
 from workspaces import locks
 from workspaces.base import WorkspaceRef
+from workspaces.paths import inside
 
 REFRESH_PARAMETER = "refresh_cache"  # the flow parameter that recomputes every step
 
@@ -41,7 +42,7 @@ class FlockLockManager(LockManager):
         self._held: dict[str, tuple[str, int]] = {}  # key -> (holder, descriptor)
 
     def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.lock"
+        return inside(self.folder, f"{key}.lock")
 
     def acquire_lock(self, key: str, holder: str, acquire_timeout=None, hold_timeout=None) -> bool:
         if self.is_lock_holder(key, holder):

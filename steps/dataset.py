@@ -10,16 +10,40 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from workspaces.paths import component_problem, inside
+
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 REQUIRED = ("train-images.gz", "train-labels.gz", "test-images.gz", "test-labels.gz")  # what train.py reads
 
 
+def single_name(value: str, what: str) -> str:
+    """`value` if it can be one file name; ValueError with the sentence the user reads otherwise."""
+    problem = component_problem(value)
+    if problem:
+        raise ValueError(f"{what} {value!r}: {problem}")
+    return value
+
+
 class DataFile(BaseModel):
+    """One file: where a mirror serves it, the name it gets here, and the content it must have. Both names
+    become paths (on this machine, in a mirror's folder or URL), so each is one file name: a run's parameters
+    come from whoever starts it, and must not reach outside the workspace."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: str  # the file's name on a mirror
     name: str  # its name in the downloads folder and the datastore, as the tutorial saves it
     sha256: str
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_a_name(cls, value: str) -> str:
+        return single_name(value, "dataset file source")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_name(cls, value: str) -> str:
+        return single_name(value, "dataset file name")
 
     @field_validator("sha256")
     @classmethod
@@ -34,6 +58,11 @@ class Dataset(BaseModel):
 
     name: str
     files: tuple[DataFile, ...]
+
+    @field_validator("name")
+    @classmethod
+    def _dataset_name_is_a_name(cls, value: str) -> str:
+        return single_name(value, "dataset name")
 
     @field_validator("files")
     @classmethod
@@ -58,7 +87,7 @@ class LocalFiles(BaseModel):
 
     @property
     def paths(self) -> list[Path]:
-        return [Path(self.folder) / name for name in self.files]
+        return [inside(self.folder, name) for name in self.files]
 
 
 MNIST = Dataset(

@@ -15,13 +15,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 from urllib.request import url2pathname
 
 from steps.dataset import DataFile, Dataset, LocalFiles
 from steps.mnist import check_mnist
 from workspaces.errors import DataError, TransientError
 from workspaces.files import CHUNK, make_dirs, sha256_file, writing
+from workspaces.paths import inside
 
 TIMEOUT_SECONDS = 30.0
 Progress = Callable[[float, float], None]
@@ -48,17 +49,18 @@ def download_files(
     """The dataset's files in `folder`, every one checked by sha256 and all four parsed as MNIST. Files are
     fetched into a staging folder and moved into `folder` only once the whole set passed: bad data leaves
     nothing behind, and `folder` only ever holds files that passed."""
+    folder = Path(folder).resolve()
     make_dirs(folder)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))  # a name of its own, inside folder
     try:
         paths = {}
         for index, file in enumerate(dataset.files):
-            paths[file.name] = folder / file.name
+            paths[file.name] = inside(folder, file.name)
             if paths[file.name].is_file() and sha256_file(paths[file.name]) == file.sha256:
                 say(f"{file.name}: already here with the expected sha256; not downloaded again")
                 continue
             moved = lambda done, size, i=index: progress(i + done / size, len(dataset.files))  # noqa: E731
-            paths[file.name] = staging / file.name
+            paths[file.name] = inside(staging, file.name)
             say(f"{file.name}: downloaded from {fetch_from_mirrors(file, paths[file.name], mirrors, moved, timeout)}")
         try:
             counts = check_mnist(paths)
@@ -66,7 +68,7 @@ def download_files(
             raise DataError(str(exc).replace(f"{staging}/", "downloaded file ")) from exc
         for path in paths.values():
             if path.parent == staging:
-                os.replace(path, folder / path.name)
+                os.replace(path, inside(folder, path.name))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     progress(len(dataset.files), len(dataset.files))
@@ -128,15 +130,15 @@ class open_source:
     def __enter__(self):
         parsed = urlparse(self.mirror)
         if parsed.scheme in ("http", "https"):
-            self.stream = _open_url(self.mirror.rstrip("/") + "/" + self.name, self.timeout)
+            self.stream = _open_url(self.mirror.rstrip("/") + "/" + quote(self.name), self.timeout)
             length = self.stream.headers.get("Content-Length")
             return self.stream, int(length) if length and length.isdigit() else None
-        folder = Path(url2pathname(parsed.path)) if parsed.scheme == "file" else Path(self.mirror)
+        path = inside(url2pathname(parsed.path) if parsed.scheme == "file" else self.mirror, self.name)
         try:
-            self.stream = open(folder / self.name, "rb")
+            self.stream = open(path, "rb")
         except OSError as exc:
-            raise MirrorFailed(f"cannot read {folder / self.name}: {exc.strerror}", transient=False) from exc
-        return self.stream, (folder / self.name).stat().st_size
+            raise MirrorFailed(f"cannot read {path}: {exc.strerror}", transient=False) from exc
+        return self.stream, path.stat().st_size
 
     def __exit__(self, *exc_info) -> None:
         self.stream.close()

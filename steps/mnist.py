@@ -9,6 +9,7 @@ import numpy as np
 from steps.dataset import LocalFiles
 from training import utils
 from workspaces.errors import DataError
+from workspaces.paths import inside
 
 
 @contextlib.contextmanager
@@ -28,8 +29,7 @@ def load_split(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load_raw(files: LocalFiles, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Pixels as stored (0..255, uint8) and labels: for looking at the digits, no need to scale them."""
-    folder = Path(files.folder)
-    return utils.load_pair(folder / f"{split}-images.gz", folder / f"{split}-labels.gz")
+    return utils.load_pair(inside(files.folder, f"{split}-images.gz"), inside(files.folder, f"{split}-labels.gz"))
 
 
 def check_mnist(paths: Mapping[str, Path]) -> dict[str, int]:

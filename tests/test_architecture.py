@@ -2,6 +2,7 @@
 functions included), so the architecture is kept by CI rather than by review."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,58 @@ def test_the_rules_catch_a_violation(tmp_path, module, source, caught):
     path = tmp_path / "module.py"
     path.write_text(source)
     assert violations(module, path) == caught
+
+
+# --- paths: every join of a folder and a name that is not a literal goes through workspaces.paths.inside ----
+PATHISH = re.compile(r"(path|folder|root|dir|directory|staging|dest|base|mount|home|file)s?$", re.IGNORECASE)
+INSIDE_MODULE = "workspaces/paths.py"  # the one join that may use joinpath: inside() itself
+PATH_MAKERS = {"Path", "PurePath", "inside", "uri_to_path", "path", "folder", "resolve", "expanduser", "absolute"}
+
+
+def looks_like_a_path(node: ast.expr) -> bool:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return looks_like_a_path(node.left)
+    if isinstance(node, ast.Call):
+        func = node.func
+        return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) in PATH_MAKERS
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return bool(PATHISH.search(name))
+
+
+def unguarded_joins(path: Path, shown: str | None = None) -> list[str]:
+    """`a / b` with a path on the left and anything but a literal string (or CONSTANT) on the right, and any
+    joinpath outside workspaces/paths.py: each is a place a name could lead outside its folder."""
+    found, shown = [], shown or str(path.relative_to(PROJECT))
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and looks_like_a_path(node.left):
+            literal = isinstance(node.right, ast.Constant) and isinstance(node.right.value, str)
+            constant = isinstance(node.right, ast.Name) and node.right.id.isupper()
+            if not (literal or constant):
+                found.append(f"{shown}:{node.lineno}: {ast.unparse(node)}")
+        elif (
+            getattr(getattr(node, "func", None), "attr", None) == "joinpath" and path != PROJECT / "workspaces/paths.py"
+        ):
+            found.append(f"{shown}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_paths_built_from_names_go_through_inside():
+    code = [p for p in MODULES if not p.is_relative_to(PROJECT / "training")]  # (training/ runs on the compute)
+    assert [join for path in code for join in unguarded_joins(path)] == []
+
+
+@pytest.mark.parametrize(
+    "source, caught",
+    [
+        ("target = folder / file.name\n", 1),
+        ("target = Path(root) / name / 'x'\n", 1),
+        ("target = inside(folder, file.name)\n", 0),
+        ("target = self.root / 'datastore' / MANIFEST\n", 0),
+        ("share = 100.0 * done / total\n", 0),
+        ("target = staging.joinpath(name)\n", 1),
+    ],
+)
+def test_the_join_check_catches_an_unguarded_join(tmp_path, source, caught):
+    path = tmp_path / "sample.py"
+    path.write_text(source)
+    assert len(unguarded_joins(path, shown="sample.py")) == caught

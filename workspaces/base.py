@@ -21,8 +21,10 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from workspaces.errors import RunFailed
+from workspaces.paths import inside
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
+MODEL_FILE_NAME = "sklearn_mnist_model.pkl"
 # where the Azure adapter finds a service principal, and its workspace, in the environment
 AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
@@ -50,8 +52,9 @@ class WorkspaceRef(Value):
     datastore: str | None = None  # Azure ML datastore; None: the workspace's default
 
     def folder(self, name: str) -> Path:
-        """A folder of the local state: results (the cache), downloads, reports, locks."""
-        return Path(self.directory) / name
+        """A folder of the local state: results (the cache), downloads, reports, locks; refused if a symlink
+        planted in the workspace would lead it outside."""
+        return inside(self.directory, name)
 
     results_dir = property(lambda self: self.folder("results"))
     downloads_dir = property(lambda self: self.folder("downloads"))

@@ -24,7 +24,11 @@ def component_problem(name: str) -> str | None:
         return "expected a name, not '.' or '..'"
     if any(unicodedata.category(c) == "Cc" for c in name):
         return "expected no NUL or control characters"
-    if len(name.encode()) > MAX_NAME:
+    try:
+        encoded = name.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no file system can store it
+        return "expected valid Unicode text"
+    if len(encoded) > MAX_NAME:
         return f"expected at most {MAX_NAME} bytes"
     return None
 

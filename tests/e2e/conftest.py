@@ -3,6 +3,8 @@ own PREFECT_HOME, the work pool, `prefect deploy --all` from the project, and a 
 at the end (the worker stops on SIGINT, not SIGTERM)."""
 
 import json
+import os
+import secrets
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from plumbing.prefect_server import PREFECT, PrefectServer, stop_process_group
 from tests.conftest import PROJECT
@@ -63,7 +65,11 @@ def require_one_worker(request) -> None:
 def prefect_stack(tmp_path_factory, request) -> PrefectStack:
     require_one_worker(request)
     folder = tmp_path_factory.mktemp("prefect-stack")
-    with PrefectServer(folder, PREFECT_WORKER_QUERY_SECONDS="1") as server:
+    auth = f"mnist:{secrets.token_urlsafe(16)}"  # the team path: the server refuses a client without it
+    settings = {"PREFECT_SERVER_API_AUTH_STRING": auth, "PREFECT_API_AUTH_STRING": auth}
+    # deployment runs may use the tests' temporary folders, and only those (plus the project)
+    roots = os.pathsep.join([str(tmp_path_factory.getbasetemp()), str(PROJECT)])
+    with PrefectServer(folder, PREFECT_WORKER_QUERY_SECONDS="1", MNIST_FLOW_ALLOWED_ROOTS=roots, **settings) as server:
         stack = PrefectStack(env=server.env, url=server.url, logs=folder)
         for command in (["work-pool", "create", POOL, "--type", "process"], ["--no-prompt", "deploy", "--all"]):
             result = stack.prefect(*command)
@@ -89,17 +95,21 @@ def tiny_run_parameters(tmp_path_factory) -> dict:
     }
 
 
+def client_settings(stack) -> dict:
+    return {
+        PREFECT_API_URL: stack.env["PREFECT_API_URL"],
+        PREFECT_API_AUTH_STRING: stack.env["PREFECT_API_AUTH_STRING"],
+    }
+
+
 def latest_flow_run(stack):
-    with (
-        temporary_settings({PREFECT_API_URL: stack.env["PREFECT_API_URL"]}),
-        get_client(sync_client=True) as client,
-    ):
+    with temporary_settings(client_settings(stack)), get_client(sync_client=True) as client:
         return client.read_flow_runs(limit=1, sort="EXPECTED_START_TIME_DESC")[0]
 
 
 def on(stack, read, *args, **kwargs):
     """A tests/prefect_api.py reader, pointed at the stack's server."""
-    with temporary_settings({PREFECT_API_URL: stack.env["PREFECT_API_URL"]}):
+    with temporary_settings(client_settings(stack)):
         return read(*args, **kwargs)
 
 

@@ -1,10 +1,18 @@
 """The `local` deployment, run by a real worker against a real server, as the README's path does."""
 
 import json
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
+from plumbing.prefect_server import PREFECT
 from tests import prefect_api
+from tests.conftest import PROJECT
 from tests.e2e.conftest import latest_flow_run, on
 from tests.flows.flow_runs import edit_train_script, mlflow_runs, training_processes
 from tests.waiting import wait_until
@@ -37,6 +45,32 @@ def test_a_bad_parameter_fails_the_run_with_the_command_lines_message(prefect_st
     assert run.state_name == "Failed"
     assert "regularization rate -1: expected a positive finite number, such as 0.8" in run.state.message
     assert not (tmp_path / "ws").exists()  # nothing was done
+
+
+def test_the_server_refuses_a_client_without_its_auth_string(prefect_stack):
+    without = {k: v for k, v in prefect_stack.env.items() if k != "PREFECT_API_AUTH_STRING"}
+    refused = subprocess.run([PREFECT, "deployment", "ls"], env=without, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+    request = urllib.request.Request(f"{prefect_stack.url}/api/deployments/filter", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 401
+    assert prefect_stack.prefect("deployment", "ls").returncode == 0  # with it, the same command works
+
+
+def test_a_deployment_run_may_not_use_a_folder_the_worker_does_not_allow(prefect_stack, tiny_run_parameters):
+    outside = Path(tempfile.mkdtemp(prefix="mnist-flow-outside-"))  # not under the allowed roots
+    try:
+        shutil.copytree(PROJECT / "training", outside / "training")
+        parameters = {**tiny_run_parameters, "training_dir": str(outside / "training")}
+        assert prefect_stack.run_deployment("mnist-training/local", parameters).returncode == 1
+        run = latest_flow_run(prefect_stack)
+        assert run.state_name == "Failed"
+        assert "is outside the folders this worker lets a deployment run use" in run.state.message
+        assert "MNIST_FLOW_ALLOWED_ROOTS" in run.state.message
+        assert not list(outside.rglob("outputs")) and sorted(p.name for p in outside.iterdir()) == ["training"]
+    finally:
+        shutil.rmtree(outside)
 
 
 def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):

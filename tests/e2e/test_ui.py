@@ -39,9 +39,19 @@ def browser():
         chromium.close()
 
 
+def log_in(page, stack) -> None:
+    """The server asks for its auth string (PREFECT_SERVER_API_AUTH_STRING) on the UI's login page: type it
+    there, as a person does; the UI keeps it for the pages after."""
+    page.goto(f"{stack.url}/runs")
+    page.get_by_placeholder("admin:pass").fill(stack.env["PREFECT_API_AUTH_STRING"])
+    page.get_by_role("button", name="Login").click()
+    page.get_by_placeholder("admin:pass").wait_for(state="detached", timeout=30_000)
+
+
 def test_the_flow_run_page_shows_what_a_person_checks(prefect_stack, completed_runs, browser):
     run = completed_runs[1]  # the all-cached run: its artifacts are published all the same
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log_in(page, prefect_stack)
     page.goto(f"{prefect_stack.url}/runs/flow-run/{run.id}")
     page.get_by_text("Completed", exact=True).first.wait_for(timeout=60_000)
     page.get_by_text("Artifacts", exact=True).first.click()

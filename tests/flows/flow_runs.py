@@ -59,8 +59,19 @@ def flow_command(tmp_path: Path, mirror_url: str, dataset: dict, *flags: str, py
     """`python flows/main.py` on the workspace tmp_path/ws, with `dataset` (written to tmp_path/dataset.json)
     from `mirror_url`, two nodes, and `flags`."""
     (tmp_path / "dataset.json").write_text(json.dumps(dataset))
-    return [*python, str(MAIN), "--workspace-dir", str(tmp_path / "ws"), "--mirror", mirror_url,
-            "--dataset", str(tmp_path / "dataset.json"), "--max-nodes", "2", *flags]  # fmt: skip
+    return [
+        *python,
+        str(MAIN),
+        "--workspace-dir",
+        str(tmp_path / "ws"),
+        "--mirror",
+        mirror_url,
+        "--dataset",
+        str(tmp_path / "dataset.json"),
+        "--max-nodes",
+        "2",
+        *flags,
+    ]
 
 
 class FlowProcess:

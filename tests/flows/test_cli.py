@@ -176,8 +176,18 @@ def test_ctrl_c_stops_every_training_run_and_marks_it_killed(
 ):
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     workspace = tmp_path / "ws"
-    command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy),
-                           "--regularization", "0.8", "--regularization", "0.4", python=AT_A_TERMINAL)  # fmt: skip
+    command = flow_command(
+        tmp_path,
+        mirror.url,
+        tiny_data[1],
+        "--training-dir",
+        str(training_copy),
+        "--regularization",
+        "0.8",
+        "--regularization",
+        "0.4",
+        python=AT_A_TERMINAL,
+    )
     flow = FlowProcess(command, subprocess_env)
     try:
         wait_until(lambda: flow.count("fitting slowly") == 2, 120, "both runs fitting")

@@ -25,6 +25,7 @@ from azureml.exceptions import ComputeTargetException
 
 from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, WorkspaceRef
 from workspaces.errors import WorkspaceError
+from workspaces.paths import inside
 
 
 def connect_sdk(ref: WorkspaceRef) -> "AzureSdk":
@@ -115,7 +116,7 @@ class AzureSdk:
             Datastore.get(self.workspace, datastore).download(
                 target_path=folder, prefix=path, overwrite=True, show_progress=False
             )
-            local = Path(folder) / path
+            local = inside(folder, path)
             return local.read_bytes() if local.is_file() else None
 
     def upload_files(self, datastore: str, paths: list[Path], target: str) -> None:

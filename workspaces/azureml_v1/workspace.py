@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from workspaces.azureml_v1.errors import translate
 from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
 from workspaces.azureml_v1.monitor import azure_outcome, follow
-from workspaces.base import MODEL_FILE, ComputeTarget, DataRef, ModelVersion, RunHandle, RunResult
+from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, ComputeTarget, DataRef, ModelVersion, RunHandle, RunResult
 from workspaces.errors import DataError, RunCancelled, WorkspaceError
 from workspaces.files import sha256_file
+from workspaces.paths import inside
 
 if TYPE_CHECKING:  # names used in annotations only
     from collections.abc import Mapping, Sequence
@@ -121,7 +122,7 @@ class AzureMLWorkspace:
         if changed:
             self._call("uploading to the datastore", self.sdk.upload_files, self.datastore, changed, target)
             with tempfile.TemporaryDirectory() as folder:
-                manifest = Path(folder) / MANIFEST
+                manifest = inside(folder, MANIFEST)
                 manifest.write_text(json.dumps({**held, **digests}, indent=1, sort_keys=True))
                 self._call("uploading the manifest", self.sdk.upload_files, self.datastore, [manifest], target)
         log.info(
@@ -185,7 +186,7 @@ class AzureMLWorkspace:
 
     def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
         with tempfile.TemporaryDirectory() as folder:
-            local = Path(folder) / Path(MODEL_FILE).name
+            local = inside(folder, MODEL_FILE_NAME)
             self._call(
                 f"downloading run {run.name!r}'s model", self.sdk.download_run_file, run.run_id, MODEL_FILE, local
             )
@@ -223,7 +224,8 @@ class AzureMLWorkspace:
             version.version,
             Path(dest),
         )
-        path = folder if folder.is_file() else folder / Path(MODEL_FILE).name
+        path = inside(dest, str(folder))  # the SDK's answer: where it put the file (or its folder), in dest
+        path = path if path.is_file() else inside(path, MODEL_FILE_NAME)
         if sha256_file(path) != version.sha256:
             raise DataError(
                 f"model {version.name}:{version.version}: the downloaded file's sha256 differs from the "

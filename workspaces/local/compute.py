@@ -13,6 +13,7 @@ from pathlib import Path
 from workspaces.base import ComputeSpec, ComputeTarget
 from workspaces.files import write_bytes_atomically
 from workspaces.locks import exclusive, try_lock
+from workspaces.paths import inside
 
 log = logging.getLogger(__name__)
 WAIT_POLL_SECONDS = 0.5
@@ -24,7 +25,7 @@ class LocalCompute:
         self.lock = lock  # held while a record is read and written
 
     def _record(self, name: str) -> Path:
-        return self.folder / f"{name}.json"
+        return inside(self.folder, f"{name}.json")
 
     def create_or_attach(self, spec: ComputeSpec) -> ComputeTarget:
         """The tutorial's create-or-attach; an attached target takes the requested scale settings, as
@@ -59,7 +60,7 @@ class LocalCompute:
     def acquire_node(self, compute: ComputeTarget, cancelled: Callable[[], bool]) -> int | None:
         """Block until one of the target's nodes is free and return the descriptor that holds it, or None
         if `cancelled()` turns true while waiting."""
-        nodes = [self.folder / compute.name / f"node-{i}.lock" for i in range(compute.max_nodes)]
+        nodes = [inside(self.folder, compute.name, f"node-{i}.lock") for i in range(compute.max_nodes)]
         announced = False
         while not cancelled():
             for node in nodes:

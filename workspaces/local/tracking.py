@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from workspaces.local.processes import is_alive, process_identity
 from workspaces.locks import exclusive
+from workspaces.paths import inside
 
 OWNER_TAG = "mnist_flow.owner"  # the flow process that started the run: it is orphaned once that one is dead
 
@@ -37,7 +38,7 @@ class LocalTracking:
             experiment = self.client.get_experiment_by_name(name)
             if experiment is not None:
                 return experiment.experiment_id
-            location = (self.folder / "mlartifacts" / name).resolve().as_uri()
+            location = inside(self.folder, "mlartifacts", name).as_uri()
             return self.client.create_experiment(name, artifact_location=location)
 
     def start_run(self, experiment: str, name: str, tags: dict[str, str]) -> tuple[str, str]:
@@ -79,7 +80,7 @@ class LocalTracking:
         return orphans
 
     def artifact_path(self, run_id: str, relative: str) -> Path:
-        return uri_to_path(self.client.get_run(run_id).info.artifact_uri) / relative
+        return inside(uri_to_path(self.client.get_run(run_id).info.artifact_uri), relative)
 
     def find_version(self, name: str, run_id: str):
         found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")

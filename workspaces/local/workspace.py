@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workspaces.base import MODEL_FILE, DataRef, ModelVersion, RunHandle, RunResult
+from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, DataRef, ModelVersion, RunHandle, RunResult
 from workspaces.errors import ConfigError, DataError, FlowError, RunCancelled, WorkspaceError
 from workspaces.files import (
     SOURCE_IGNORE,
@@ -35,6 +35,7 @@ from workspaces.local.compute import LocalCompute
 from workspaces.local.outcome import run_outcome
 from workspaces.local.tracking import LocalTracking, uri_to_path
 from workspaces.locks import exclusive, release
+from workspaces.paths import inside
 
 if TYPE_CHECKING:  # names used in annotations only
     from collections.abc import Mapping, Sequence
@@ -72,10 +73,10 @@ class LocalWorkspace:
     def __init__(self, directory: str | Path):
         self.root = Path(directory).resolve()
         self.name = f"local workspace {self.root}"
-        make_dirs(self.root / "datastore", self.root / "runs", self.root / "results")
+        make_dirs(self.path("datastore"), self.path("runs"), self.path("results"))
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
-        write_bytes_atomically(self.root / "locks" / "writable", b"\0" * 65536)
-        self.compute = LocalCompute(self.root / "compute", self.root / "locks" / "compute.lock")
+        write_bytes_atomically(self.path("locks", "writable"), b"\0" * 65536)
+        self.compute = LocalCompute(self.path("compute"), self.path("locks", "compute.lock"))
         # MLflow takes seconds to load and, in a new workspace, to create its tables: let that happen while
         # the flow downloads and looks at the data; the first step that needs the run history waits for it
         opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
@@ -87,6 +88,10 @@ class LocalWorkspace:
         for run_id in tracking.mark_orphans_killed():
             log.warning("run %s was left running by a flow that no longer exists; marked KILLED", run_id)
         return tracking
+
+    def path(self, *names: str) -> Path:
+        """A path of the workspace; WorkspaceError if names, or a symlink in the workspace, lead outside it."""
+        return inside(self.root, *names)
 
     @property
     def tracking(self) -> LocalTracking:
@@ -105,23 +110,23 @@ class LocalWorkspace:
     @explained
     def upload(self, files: Sequence[Path], target: str) -> DataRef:
         """Copy what the datastore does not already hold with the same content; record each file's sha256."""
-        folder = self.root / "datastore" / target
-        manifest = Manifest(folder / "manifest.json")
-        with exclusive(self.root / "locks" / f"datastore-{target}.lock"):
+        folder = self.path("datastore", target)
+        manifest = Manifest(self.path("datastore", target, "manifest.json"))
+        with exclusive(self.path("locks", f"datastore-{target}.lock")):
             for stale in folder.glob(".*.part"):  # left by a copy killed half-way: none is under way while we lock
                 stale.unlink(missing_ok=True)
             held = manifest.read()
             for path in map(Path, files):
                 digest = sha256_file(path)
-                if held.get(path.name) == digest and (folder / path.name).is_file():
+                if held.get(path.name) == digest and self.path("datastore", target, path.name).is_file():
                     log.info("datastore already holds %s/%s (sha256 %s...); not copied", target, path.name, digest[:12])
                     continue
-                copy_atomically(path, folder / path.name)
+                copy_atomically(path, self.path("datastore", target, path.name))
                 held[path.name] = digest  # recorded only once the file is whole under its name
                 manifest.write(held)
                 log.info("uploaded %s to datastore %s/%s", path.name, target, path.name)
         files_held = {Path(p).name: held[Path(p).name] for p in files}
-        return DataRef(datastore="workspace", path=target, files=files_held, mount=str(self.root / "datastore"))
+        return DataRef(datastore="workspace", path=target, files=files_held, mount=str(self.path("datastore")))
 
     # runs -----------------------------------------------------------------------------------------------------
     @explained
@@ -138,7 +143,7 @@ class LocalWorkspace:
                 "compute": compute.name,
             }
             run_id, experiment_id = self.tracking.start_run(job.experiment, job.run_name, tags)
-            run_dir = self.root / "runs" / run_id
+            run_dir = self.path("runs", run_id)
             snapshot(Path(job.source_dir), run_dir, job.source_hash)
             handle = RunHandle(run_id=run_id, name=job.run_name, job=job, url=self._run_url(experiment_id, run_id))
             env = {"MLFLOW_TRACKING_URI": self.tracking.uri, "MLFLOW_RUN_ID": run_id}
@@ -158,7 +163,7 @@ class LocalWorkspace:
         returncode = local_runs.follow(live, sink)
         if live.peak_memory_mb is not None:
             self.tracking.log_metric(run.run_id, "peak_memory_mb", round(live.peak_memory_mb, 1))
-        run_dir = self.root / "runs" / run.run_id
+        run_dir = self.path("runs", run.run_id)
         outcome = run_outcome(run, returncode, live.stopped, tuple(live.tail), self.tracking.metrics(run.run_id))
         self.tracking.end_run(run.run_id, outcome.mlflow_status, run_dir / "outputs", live.log_file)
         if outcome.error is not None:
@@ -202,15 +207,16 @@ class LocalWorkspace:
 
     @explained
     def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
-        source = uri_to_path(version.source) / Path(MODEL_FILE).name
-        return verified_copy(source, Path(dest) / source.name, version.sha256)
+        source = inside(uri_to_path(version.source), MODEL_FILE_NAME)
+        return verified_copy(source, inside(dest, MODEL_FILE_NAME), version.sha256)
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
         if isinstance(value, DataRef):
-            held = Manifest(self.root / "datastore" / value.path / "manifest.json").read()
-            folder = self.root / "datastore" / value.path
-            return all(held.get(n) == h and (folder / n).is_file() for n, h in value.files.items())
+            held = Manifest(self.path("datastore", value.path, "manifest.json")).read()
+            return all(
+                held.get(n) == h and self.path("datastore", value.path, n).is_file() for n, h in value.files.items()
+            )
         if isinstance(value, RunResult):
             model = self.tracking.artifact_path(value.run_id, MODEL_FILE)
             return self.tracking.run_exists(value.run_id) and model.is_file()
