@@ -8,7 +8,7 @@ describe their own tiny files the same way and pass the description as the flow'
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from workspaces.paths import component_problem, inside
 
@@ -35,15 +35,10 @@ class DataFile(BaseModel):
     name: str  # its name in the downloads folder and the datastore, as the tutorial saves it
     sha256: str
 
-    @field_validator("source")
+    @field_validator("source", "name")
     @classmethod
-    def _source_is_a_name(cls, value: str) -> str:
-        return single_name(value, "dataset file source")
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_a_name(cls, value: str) -> str:
-        return single_name(value, "dataset file name")
+    def _one_file_name(cls, value: str, info: ValidationInfo) -> str:
+        return single_name(value, f"dataset file {info.field_name}")
 
     @field_validator("sha256")
     @classmethod
