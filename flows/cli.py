@@ -89,10 +89,16 @@ def flow_arguments(argv: list[str] | None) -> dict:
     return TrainingParameters.from_flow(given).flow_arguments(set(given))
 
 
-# Prefect gives the temporary server it starts when no PREFECT_API_URL is set 20 s to answer. On a busy 2-core
-# machine that start has been measured failing the first `make run` ("Timed out while attempting to connect to
-# ephemeral Prefect API server"); waiting longer costs nothing when it is quick. A value the user set is kept.
-EPHEMERAL_SERVER_TIMEOUT = ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# Settings of the temporary server Prefect starts when no PREFECT_API_URL is set; a value the user set is kept.
+TEMPORARY_SERVER_DEFAULTS = {
+    # Prefect gives it 20 s to answer. On a busy 2-core machine that start has been measured failing the first
+    # `make run` ("Timed out while attempting to connect to ephemeral Prefect API server"); waiting longer costs
+    # nothing when it is quick.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # its telemetry logs an ERROR on every successful run: with no internet "Failed to send telemetry", with a
+    # fresh HOME a 60-line "database is locked" traceback; a run that succeeded must print neither
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
 
 
 def check_command_line(argv: list[str] | None = None) -> None:
@@ -103,7 +109,8 @@ def check_command_line(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    os.environ.setdefault(*EPHEMERAL_SERVER_TIMEOUT)
+    for name, value in TEMPORARY_SERVER_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 def main(flow, argv: list[str] | None = None) -> int:

@@ -80,7 +80,7 @@ def mnist_training(
 
     baseline = train_baseline.submit(ws, files, code, compute)
     jobs = training_jobs(params.experiment_name, params.regularization, data, code, compute)
-    runs = [submit_training.submit(ws, compute, job, code) for job in jobs]
+    runs = [submit_training.submit(ws, compute, job, code, params.refresh_cache) for job in jobs]
     results = wait_for_runs(runs)
 
     model = register_best(ws, results, files, code)

@@ -8,7 +8,7 @@ of whoever starts the flow (a terminal, a worker, a test).
 
 import logging
 
-FORWARDED = ("workspaces", "py.warnings")  # the adapters; Python warnings (scikit-learn's ConvergenceWarning)
+FORWARDED = ("workspaces", "steps", "py.warnings")  # adapters, steps; warnings (scikit-learn's ConvergenceWarning)
 
 
 def forward_workspace_logs() -> None:

@@ -45,10 +45,12 @@ def download_files(
     progress: Progress = lambda d, t: None,
     say: Callable[[str], None] = print,
     timeout: float = TIMEOUT_SECONDS,
+    warn: Callable[[str], None] | None = None,
 ) -> LocalFiles:
     """The dataset's files in `folder`, every one checked by sha256 and all four parsed as MNIST. Files are
     fetched into a staging folder and moved into `folder` only once the whole set passed: bad data leaves
-    nothing behind, and `folder` only ever holds files that passed."""
+    nothing behind, and `folder` only ever holds files that passed. A mirror that failed before another served
+    the file is reported to `warn` (default `say`): a poisoned or broken mirror is never skipped silently."""
     folder = Path(folder).resolve()
     make_dirs(folder)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))  # a name of its own, inside folder
@@ -61,7 +63,8 @@ def download_files(
                 continue
             moved = lambda done, size, i=index: progress(i + done / size, len(dataset.files))  # noqa: E731
             paths[file.name] = inside(staging, file.name)
-            say(f"{file.name}: downloaded from {fetch_from_mirrors(file, paths[file.name], mirrors, moved, timeout)}")
+            served = fetch_from_mirrors(file, paths[file.name], mirrors, moved, timeout, warn or say)
+            say(f"{file.name}: downloaded from {served}")
         try:
             counts = check_mnist(paths)
         except DataError as exc:  # name the file as the user knows it, not by the staging folder's path
@@ -77,16 +80,25 @@ def download_files(
 
 
 def fetch_from_mirrors(
-    file: DataFile, target: Path, mirrors: tuple[str, ...], progress: Progress, timeout: float = TIMEOUT_SECONDS
+    file: DataFile,
+    target: Path,
+    mirrors: tuple[str, ...],
+    progress: Progress,
+    timeout: float = TIMEOUT_SECONDS,
+    warn: Callable[[str], None] = print,
 ) -> str:
-    """The mirror that served `file` whole and right; DataError or TransientError listing every failure."""
+    """The mirror that served `file` whole and right, each mirror that failed before it named to `warn`;
+    DataError or TransientError listing every failure when none served it."""
     failures = []
     for mirror in mirrors:
         try:
             fetch(mirror, file, target, progress, timeout)
-            return mirror
         except MirrorFailed as failure:
             failures.append((mirror, failure))
+            continue
+        for failed, problem in failures:
+            warn(f"mirror {failed} failed to serve {file.source}: {problem}; {mirror} served it instead")
+        return mirror
     listing = "; ".join(f"{mirror}: {failure}" for mirror, failure in failures)
     message = f"no mirror served a valid {file.source} (sha256 {file.sha256[:12]}...): {listing}"
     if any(failure.transient for _, failure in failures):

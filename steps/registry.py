@@ -7,6 +7,7 @@ beaten by any). The registered file is fetched back, its sha256 checked, to scor
 the registered model's, not the run's memory.
 """
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from steps.dataset import LocalFiles
 from steps.mnist import load_split
 from workspaces.base import ModelVersion, RunResult, Workspace
 
+log = logging.getLogger(__name__)
 MODEL_NAME = "sklearn_mnist"
 INPUT_CONTRACT = "784 float pixels in 0..1 (the 28x28 image's bytes divided by 255), row by row"
 
@@ -55,6 +57,17 @@ def register(workspace: Workspace, run: RunResult, name: str, tags: dict[str, st
     """The run's version of model `name`, created only once, and whether it now holds the champion alias.
     Callers hold the workspace's registry lock, so two flows never move the alias at once."""
     existing = workspace.find_model_version(name, run.run_id)
+    if existing is not None and not existing.sha256:
+        # registered outside the flow (by hand, in the studio): without its model's sha256 it cannot be checked
+        # when loaded, so it is not reused; this run gets a version of its own, with its lineage
+        log.warning(
+            "version %s of %s was registered outside the flow (no model_sha256 tag); registering run %s "
+            "again with its lineage",
+            existing.version,
+            name,
+            run.run_id,
+        )
+        existing = None
     version = existing or workspace.create_model_version(run, name, tags)
     champion = workspace.champion(name)
     is_champion = champion is not None and champion.version == version.version

@@ -17,4 +17,5 @@ def download_mnist(ws: WorkspaceRef, dataset: Dataset, mirrors: tuple[str, ...],
     """The four files into the workspace's downloads/, checked; bad data stops the flow here, before any
     compute is provisioned."""
     with ProgressReport("download-progress", f"Downloading {dataset.name}") as report:
-        return download_files(dataset, ws.downloads_dir, mirrors, report.update, get_run_logger().info, timeout)
+        logger = get_run_logger()
+        return download_files(dataset, ws.downloads_dir, mirrors, report.update, logger.info, timeout, logger.warning)

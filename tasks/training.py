@@ -1,6 +1,7 @@
 """submit_training: the tutorial's Estimator runs, one per regularization rate, on the compute target.
 
-Each run is submitted, its log followed line by line into the Prefect run log under the run's name while it
+Each job is trained at most once (steps/training.py: a finished run of it is adopted, one under way attached);
+a new run is submitted, its log followed line by line into the Prefect run log under the run's name while it
 goes, and its metrics returned. A run killed from outside (a pre-empted node) is retried; a run whose script
 fails is not, and the flow ends with its last log lines. A finished run is cached by data, training code,
 regularization and compute, so adding one rate runs exactly one new run.
@@ -17,6 +18,7 @@ import workspaces
 from plumbing.caching import still_held, workspace_task
 from plumbing.retries import retrying
 from steps.code import TrainingCode
+from steps.training import start_or_reuse
 from workspaces.base import ComputeTarget, RunResult, TrainingJob, WorkspaceRef
 
 
@@ -37,12 +39,16 @@ def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
 
 
 # the target's scale settings are left out of the key (the job names the target): more nodes, same models
-@workspace_task(still_true=still_held(), exclude=("compute",), **retrying(retries=2))
-def submit_training(ws: WorkspaceRef, compute: ComputeTarget, job: TrainingJob, code: TrainingCode) -> RunResult:
+@workspace_task(still_true=still_held(), exclude=("compute", "retrain"), **retrying(retries=2))
+def submit_training(
+    ws: WorkspaceRef, compute: ComputeTarget, job: TrainingJob, code: TrainingCode, retrain: bool = False
+) -> RunResult:
     logger = get_run_logger()
     workspace = workspaces.open_workspace(ws)
-    run = workspace.submit(job, compute)
-    logger.info("submitted run %s (regularization %g) to %r: %s", run.name, job.regularization, compute.name, run.url)
+    run = start_or_reuse(workspace, job, compute, logger.info, retrain)  # a job is trained once: steps/training.py
+    if isinstance(run, RunResult):
+        return run
+    logger.info("run %s (regularization %g) on %r: %s", run.name, job.regularization, compute.name, run.url)
     result = workspace.stream_logs(run, lambda line: logger.info("[%s] %s", run.name, line))
     logger.info("run %s finished: accuracy %.4f", run.name, result.accuracy)
     return result

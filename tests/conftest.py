@@ -87,7 +87,8 @@ def fake_azure(tmp_path, monkeypatch):
     sdk = FakeAzureSdk(tmp_path / "azure")
     monkeypatch.setattr("workspaces.azureml_v1.workspace.make_sdk", lambda ref: sdk)
     monkeypatch.setattr("workspaces.azureml_v1.workspace.AzureMLWorkspace.poll_seconds", 0.2)
-    return sdk
+    yield sdk
+    sdk.stop_every_run()  # its runs outlive flows, as Azure's do; not the test
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from workspaces.paths import inside
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
 MODEL_FILE_NAME = "sklearn_mnist_model.pkl"
+JOB_KEY_TAG = "mnist_flow.job_key"  # every training run carries its job's idempotency key (TrainingJob.key)
 # where the Azure adapter finds a service principal, and its workspace, in the environment
 AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
@@ -124,16 +125,50 @@ class TrainingJob(Value):
     source_dir: str
     source_hash: str  # sha256 of the source folder's files: part of the cache key
     compute: str  # the compute target's name
+    libraries: dict[str, str] = {}  # the versions the training code runs on (scikit-learn, numpy ...)
     entry_script: str = "train.py"
 
     def arguments(self, data_folder: str) -> list[str]:
         return ["--data-folder", data_folder, "--regularization", repr(self.regularization)]
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: a hash of everything that decides the model (experiment, data, training code,
+        regularization, libraries), and of nothing that does not (the compute's scale, the run's name). Every
+        run carries it as a tag from its creation; a run with the same key trained the same model."""
+        decides = {
+            "experiment": self.experiment,
+            "data": self.data.content_hash,
+            "code": self.source_hash,
+            "entry_script": self.entry_script,
+            "regularization": repr(self.regularization),
+            "libraries": self.libraries,
+        }
+        return hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()
 
 
 class RunHandle(Value):
     run_id: str
     name: str
     job: TrainingJob
+    url: str | None = None
+
+
+RunState = Literal["finished", "under_way", "failed"]
+
+
+class KnownRun(Value):
+    """A run of the workspace's history that carries a job's key: what `find_runs` answers.
+
+    finished: it ended well, with its accuracy and its model file: adopt it, train nothing.
+    under_way: queued, preparing, running or finalizing, its owner gone or not: attach to it and wait.
+    failed: failed, cancelled, killed, or finished without a model: it counts for nothing; train again."""
+
+    run_id: str
+    name: str
+    state: RunState
+    status: str  # the backend's own word: FINISHED, Running, Canceled ...
+    owner_alive: bool | None = None  # the flow process that created it (None: another machine's, or unknown)
     url: str | None = None
 
 
@@ -210,7 +245,11 @@ class Workspace(Protocol):
     def provision_compute(self, spec: ComputeSpec) -> ComputeTarget: ...  # create or attach
     def delete_compute(self, compute: ComputeTarget) -> None: ...
     def upload(self, files: Sequence[Path], target: str) -> DataRef: ...  # idempotent by content
-    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle: ...
+    # a training run is created once per job key: see steps/training.py for the rule that uses these
+    def find_runs(self, job: TrainingJob) -> list[KnownRun]: ...  # the runs carrying job.key, newest first
+    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle: ...  # tagged with job.key at creation
+    def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle: ...  # follow a run under way (stream_logs)
+    def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult: ...  # a finished run's result
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult: ...  # blocks until done
     def cancel(self, run: RunHandle) -> None: ...
     def stop_all_runs(self) -> int: ...  # cancellation of the flow: every run this process started

@@ -6,6 +6,7 @@ import subprocess
 import threading
 
 from tests.flows.flow_runs import (
+    TWO_RATES,
     FlowProcess,
     edit_train_script,
     flow_command,
@@ -71,8 +72,7 @@ def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work
     """SIGKILL the flow process while reg-0.4 trains (reg-0.8 already done), then run the same command again."""
     edit_train_script(training_copy, slow_the_first_time(tmp_path / "started-once", when="'0.4' in sys.argv"))
     workspace = tmp_path / "ws"
-    rates = ("--regularization", "0.8", "--regularization", "0.4")
-    command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *rates)
+    command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *TWO_RATES)
     first = FlowProcess(command, subprocess_env)
     finished = "Task run 'submit_training-"  # ... - Finished in state Completed(): its result is in the cache
     wait_until(
@@ -95,4 +95,42 @@ def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work
     runs = sorted((r.data.tags["mlflow.runName"], r.info.status) for r in mlflow_runs(workspace))
     assert runs == [("reg-0.4", "FINISHED"), ("reg-0.4", "KILLED"), ("reg-0.8", "FINISHED")]  # reg-0.8 was reused
     assert "Finished in state Cached" in second.stdout + second.stderr
+    assert [str(v.version) for v in model_versions(workspace)] == ["1"]
+
+
+LINGER = (
+    'if __name__ == "__main__":\n    main()\n'
+    "    print('run finished; lingering', flush=True)\n    import time; time.sleep(300)\n"
+)
+
+
+def test_a_flow_killed_after_its_runs_finished_trains_nothing_again(
+    subprocess_env, mirror, tiny_data, training_copy, tmp_path
+):
+    """The window between a script's end and its task's persisted result, held open: each train.py ends its
+    MLflow run (FINISHED, model saved), then lingers; the flow is SIGKILLed there. The rerun adopts each run."""
+    script = training_copy / "train.py"
+    script.write_text(script.read_text().replace('if __name__ == "__main__":\n    main()\n', LINGER))
+    workspace = tmp_path / "ws"
+    rates = ("--regularization", "0.8", "--regularization", "0.4", "--regularization", "0.1", "--max-nodes", "3")
+    command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *rates)
+    first = FlowProcess(command, subprocess_env)
+    wait_until(lambda: first.count("run finished; lingering") == 3, 180, "the three scripts ending their runs")
+    assert sorted(r.info.status for r in mlflow_runs(workspace)) == ["FINISHED"] * 3
+    first.process.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    wait_until(lambda: training_processes(str(workspace / "datastore")) == [], 10, "the runs dying with their flow")
+
+    second = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    runs = mlflow_runs(workspace)
+    assert sorted((r.data.tags["mlflow.runName"], r.info.status) for r in runs) == [
+        ("reg-0.1", "FINISHED"),
+        ("reg-0.4", "FINISHED"),
+        ("reg-0.8", "FINISHED"),
+    ]
+    output = second.stdout + second.stderr
+    for run in runs:
+        assert f"run {run.info.run_id} already trained {run.data.tags['mlflow.runName']}" in output
+    assert "run finished; lingering" not in output  # nothing was trained again
     assert [str(v.version) for v in model_versions(workspace)] == ["1"]

@@ -13,6 +13,7 @@ from flows.main import mnist_training
 from tests.conftest import PROJECT
 
 MAIN = PROJECT / "flows" / "main.py"
+TWO_RATES = ("--regularization", "0.8", "--regularization", "0.4")  # flags of two training runs
 
 
 def run_flow(**arguments):

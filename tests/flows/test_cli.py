@@ -14,7 +14,15 @@ import pytest
 
 from flows.cli import check_command_line
 from tests.conftest import PROJECT
-from tests.flows.flow_runs import MAIN, FlowProcess, edit_train_script, flow_command, mlflow_runs, training_processes
+from tests.flows.flow_runs import (
+    MAIN,
+    TWO_RATES,
+    FlowProcess,
+    edit_train_script,
+    flow_command,
+    mlflow_runs,
+    training_processes,
+)
 from tests.waiting import wait_until
 
 # A command started in the background by a non-interactive shell (as this suite may be) ignores SIGINT, and
@@ -177,16 +185,7 @@ def test_ctrl_c_stops_every_training_run_and_marks_it_killed(
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     workspace = tmp_path / "ws"
     command = flow_command(
-        tmp_path,
-        mirror.url,
-        tiny_data[1],
-        "--training-dir",
-        str(training_copy),
-        "--regularization",
-        "0.8",
-        "--regularization",
-        "0.4",
-        python=AT_A_TERMINAL,
+        tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *TWO_RATES, python=AT_A_TERMINAL
     )
     flow = FlowProcess(command, subprocess_env)
     try:
@@ -199,3 +198,18 @@ def test_ctrl_c_stops_every_training_run_and_marks_it_killed(
     wait_until(lambda: training_processes(str(workspace / "datastore")) == [], 10, "every run's process ending")
     assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "KILLED"]
     assert flow.count("interrupted: the training runs were stopped and marked KILLED") == 1
+
+
+def test_a_successful_run_prints_no_error_cold_or_warm(mirror, tiny_data, tmp_path):
+    """As `make run` on a new machine: a fresh HOME, no Prefect settings, so the command line starts Prefect's
+    temporary server itself. A run that succeeded prints no ERROR line and no traceback (Prefect's telemetry
+    printed one of two on every such run: it is turned off for the temporary server)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MNIST_", "AML_"))}
+    env["HOME"] = str(tmp_path / "home")
+    command = flow_command(tmp_path, mirror.url, tiny_data[1])
+    for attempt in ("cold", "warm"):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        assert "registered model sklearn_mnist version 1" in output
+        assert [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line] == [], attempt

@@ -34,4 +34,4 @@ def test_the_tutorial_on_azure_ml_then_an_all_cached_rerun(azure_flow, fake_azur
 
 def test_delete_compute_is_the_tutorials_last_cell(azure_flow, fake_azure):
     assert azure_flow(delete_compute=True).is_completed()
-    assert fake_azure.called("delete_compute") == [("cpu-cluster",)] and fake_azure.computes == {}
+    assert fake_azure.called("delete_compute") == [("cpu-cluster",)] and fake_azure.computes() == {}

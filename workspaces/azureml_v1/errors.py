@@ -2,8 +2,19 @@
 
 Retried (TransientError): HTTP 429 and 5xx, connection errors and time-outs. Never retried: authentication and
 authorization failures, quota, an unknown VM size, anything else the service refused (HTTP 4xx).
+
+The SDK keeps an error's HTTP status in different places, read from its code (azureml-core 1.61): the run-history
+client's `ServiceException` has `status_code`; `Experiment.submit`'s `ExperimentExecutionException` has it only
+inside its text, a JSON dump with `"status_code": 429` (`_commands._raise_request_error`); `ComputeTargetException`
+(compute.py) and the model service's `WebserviceException` (models_client.py) say "Response Code: 429" in theirs.
+The SDK has already retried 408/429/5xx itself (three times, with back-off) before any of these reach us: what
+does is still worth retrying, later, by the flow.
 """
 
+import ast
+import contextlib
+import json
+import re
 import socket
 
 import requests
@@ -16,8 +27,12 @@ AUTH_HINT = (
 )
 
 
+STATUS_IN_TEXT = re.compile(r'"status_code":\s*(\d{3})|Response Code: (\d{3})')
+MESSAGE_IN_TEXT = re.compile(r'"code":\s*"([^"]*)".*?"message":\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
+
+
 def status_code(exc: BaseException) -> int | None:
-    """The HTTP status of an SDK error, wherever the SDK keeps it."""
+    """The HTTP status of an SDK error, wherever the SDK keeps it (see the module's docstring)."""
     for holder in (exc, getattr(exc, "response", None), getattr(exc, "inner_exception", None)):
         code = getattr(holder, "status_code", None)
         if isinstance(code, int):
@@ -25,12 +40,26 @@ def status_code(exc: BaseException) -> int | None:
         nested = getattr(getattr(holder, "response", None), "status_code", None)
         if isinstance(nested, int):
             return nested
-    return None
+    found = STATUS_IN_TEXT.search(_text(exc))
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+def _text(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
 
 
 def message_of(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return " ".join(str(text).split())[:500]
+    """What the service said, in one line: the error's code and message when the text holds the service's JSON
+    answer (as submit's and compute's errors do), else the text itself."""
+    text = _text(exc)
+    if "Content: b" in text:  # compute.py puts the answer's bytes in as their repr: read them back
+        with contextlib.suppress(ValueError, SyntaxError, UnicodeDecodeError):
+            text = ast.literal_eval(text.split("Content: ", 1)[1].strip()).decode()
+    found = MESSAGE_IN_TEXT.search(text)
+    if found:
+        message = json.loads('"' + found.group(2) + '"')  # the JSON string's escapes undone
+        text = f"{found.group(1)}: {message}"
+    return " ".join(text.split())[:500]
 
 
 def translate(exc: BaseException, doing: str) -> FlowError:
@@ -43,7 +72,8 @@ def translate(exc: BaseException, doing: str) -> FlowError:
         return TransientError(f"Azure ML answered HTTP {code} while {doing}; retrying with back-off ({text})")
     if _is_network_error(exc):
         return TransientError(f"network error while {doing}: {text}; retrying with back-off")
-    if code in (401, 403) or "authentication" in type(exc).__name__.lower() or "unauthorized" in lowered:
+    refused = "unauthorized" in lowered or "'forbidden'" in lowered  # a 403 after the SDK's retries says so
+    if code in (401, 403) or "authentication" in type(exc).__name__.lower() or refused:
         return WorkspaceError(f"Azure ML refused the credentials while {doing} ({text}); {AUTH_HINT}")
     if "quota" in lowered:
         return WorkspaceError(
@@ -52,7 +82,7 @@ def translate(exc: BaseException, doing: str) -> FlowError:
         )
     if "vm size" in lowered or "vmsize" in lowered or "vm_size" in lowered:
         return ConfigError(
-            f"Azure ML does not offer that VM size here ({text}); choose a --vm-size "
+            f"Azure ML does not offer that VM size here, while {doing} ({text}); choose a --vm-size "
             "(AML_COMPUTE_CLUSTER_SKU) from the region's list, such as STANDARD_D2_V2"
         )
     return WorkspaceError(f"Azure ML refused {doing}: {text}")

@@ -6,9 +6,19 @@ None of these calls the service; their constructors validate a lot, which is why
 - With `ScriptRunConfig`, a `DataReference` in the arguments stays the literal `$AZUREML_DATAREFERENCE_<name>`
   unless the reference is also in the run configuration's `data_references` (the old Estimator registered it
   itself): `script_run_config` does both, so the run receives the mounted folder.
-- The run's environment pins scikit-learn, numpy and joblib to the versions on this machine: the registered
-  model is a pickle that this machine loads again (the confusion matrix, the sha256 check), and scikit-learn
-  pickles are only reliable between equal versions.
+- The run's environment (`training_environment`), each package on purpose:
+  - scikit-learn, numpy and joblib at this machine's versions: the registered model is a pickle that this
+    machine loads again (the confusion matrix, the sha256 check), reliable only between equal versions;
+  - azureml-core at this machine's version: on the older runtime the connection of MLflow to the run is made by
+    azureml-core's code inside the job; without it `run.get_metrics()` stays empty and every run would end
+    "without logging 'accuracy'". Not azureml-defaults, the tutorial's: through azureml-dataset-runtime it
+    requires numpy<2.3.3 on Linux, which no image with this machine's numpy can satisfy (measured: pip reports
+    ResolutionImpossible);
+  - azureml-mlflow 1.62.0.post6 with mlflow-skinny 3.15.0: train.py logs through MLflow, and azureml-mlflow
+    caps mlflow-skinny at 3.15.0, so the job gets that version on purpose rather than whatever pip settles on;
+  - no pip options: `CondaDependencies.create` adds `--find-links <index>/index.html` and `--extra-index-url`
+    whenever the SDK's index_location.txt differs from its default (it does, by a trailing path), which sends
+    the image build's pip to parse the whole of PyPI's project list. The specification is built without them.
 """
 
 from importlib.metadata import version
@@ -22,7 +32,8 @@ from workspaces.base import ComputeSpec, TrainingJob
 
 ENVIRONMENT_NAME = "sklearn-mnist-env"
 PYTHON_VERSION = "3.11"
-PINNED = ("scikit-learn", "numpy", "joblib")
+PINNED_HERE = ("scikit-learn", "numpy", "joblib", "azureml-core")  # at this machine's versions
+METRICS = ("azureml-mlflow==1.62.0.post6", "mlflow-skinny==3.15.0")  # the newest pair that installs together
 DATA_REFERENCE = "mnist"  # the run sees the mount as $AZUREML_DATAREFERENCE_mnist
 
 
@@ -37,12 +48,21 @@ def provisioning_configuration(spec: ComputeSpec):
     )
 
 
+def pip_packages() -> list[str]:
+    return [f"{name}=={version(name)}" for name in PINNED_HERE] + list(METRICS)
+
+
 def training_environment() -> Environment:
+    """The run's environment: Python 3.11 and exactly the packages above (see the module's docstring)."""
+    dependencies = CondaDependencies()  # not .create(): it adds pip options a real image build chokes on
+    dependencies.set_python_version(PYTHON_VERSION)
+    for package in dependencies.pip_packages:  # the template's default, azureml-defaults (numpy<2.3.3)
+        dependencies.remove_pip_package(package)
+    for package in pip_packages():
+        dependencies.add_pip_package(package)
+    dependencies.remove_channel("anaconda")  # only Python comes from conda: conda-forge has it, under no licence terms
     environment = Environment(ENVIRONMENT_NAME)
-    environment.python.conda_dependencies = CondaDependencies.create(
-        python_version=PYTHON_VERSION,
-        pip_packages=[f"{name}=={version(name)}" for name in PINNED] + ["mlflow-skinny", "azureml-mlflow"],
-    )
+    environment.python.conda_dependencies = dependencies
     return environment
 
 

@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 
 from workspaces.azureml_v1.errors import translate
-from workspaces.base import LogSink, RunHandle, RunResult, finished_run
+from workspaces.base import LogSink, RunHandle, RunResult, RunState, finished_run
 from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, with_log_tail
 
 # the SDK's own pattern for a script run's output logs (azureml.core.ScriptRun._output_logs_pattern)
 OUTPUT_LOGS = re.compile(r"(user_logs/std_log[\D]*[0]*(?:_ps)?\.txt)|(azureml-logs/[\d]{2}.+\.txt)")
 TERMINAL = {"Completed", "Failed", "Canceled"}
+# the statuses of a run that is still going (Run.get_status's documentation, azureml-core 1.61)
+UNDER_WAY = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued", "Running", "Finalizing"}
 MAX_POLL_FAILURES = 8
 TAIL_LINES = 20
 
@@ -58,6 +60,15 @@ def follow(sdk, run: RunHandle, sink: LogSink, poll_seconds: float, sleep: Calla
         if details.get("status") in TERMINAL:
             return details, tuple(tail)
         sleep(poll_seconds)
+
+
+def run_state(status: str) -> RunState:
+    """What a run's status means for the rule that trains a job once (steps/training.py): a Completed run may be
+    adopted (if it logged its accuracy and kept its model), one under way attached; CancelRequested, Canceled
+    and Failed runs count for nothing."""
+    if status == "Completed":
+        return "finished"
+    return "under_way" if status in UNDER_WAY else "failed"
 
 
 def last_value(value):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
+from azureml._restclient.exceptions import ServiceException
 from azureml.core import Datastore, Experiment, Model, Run, Workspace
 from azureml.core.compute import AmlCompute, ComputeTarget
 from azureml.exceptions import ComputeTargetException
@@ -125,10 +126,28 @@ class AzureSdk:
         )
 
     # runs
-    def submit(self, experiment: str, config, tags: dict[str, str]) -> tuple[str, str]:
-        run = Experiment(self.workspace, experiment).submit(config, tags=tags)
+    def submit(self, experiment: str, config, tags: dict[str, str], run_id: str) -> str:
+        """Create the run under `run_id`, then tag it: the two requests `Experiment.submit(config, tags=...)`
+        makes (core/experiment.py calls `run.set_tags` after the submit function), made visible."""
+        run = Experiment(self.workspace, experiment).submit(config, run_id=run_id)
         self._runs[run.id] = run
-        return run.id, run.get_portal_url()
+        run.set_tags(tags)
+        return run.get_portal_url()
+
+    def find_runs(self, experiment: str, tags: dict[str, str]) -> list[dict]:
+        """The experiment's runs carrying `tags`, newest first (Run.list's order)."""
+        return [_run_dict(run) for run in Run.list(Experiment(self.workspace, experiment), tags=tags)]
+
+    def find_run(self, run_id: str) -> dict | None:
+        try:
+            return _run_dict(self._run(run_id))
+        except ServiceException as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+
+    def set_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self._run(run_id).set_tags(tags)
 
     def _run(self, run_id: str) -> Run:
         if run_id not in self._runs:
@@ -174,6 +193,10 @@ class AzureSdk:
     def download_model(self, name: str, version: str, dest: Path) -> Path:
         model = Model(self.workspace, name=name, version=int(version))
         return Path(model.download(target_dir=str(dest), exist_ok=True))
+
+
+def _run_dict(run) -> dict:
+    return {"id": run.id, "status": run.status, "tags": dict(run.tags or {}), "url": run.get_portal_url()}
 
 
 def _model_dict(model) -> dict:

@@ -19,21 +19,22 @@ from typing import TYPE_CHECKING
 
 from workspaces.azureml_v1.errors import translate
 from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
-from workspaces.azureml_v1.monitor import azure_outcome, follow
-from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, ComputeTarget, DataRef, ModelVersion, RunHandle, RunResult
-from workspaces.errors import DataError, RunCancelled, WorkspaceError
+from workspaces.azureml_v1.monitor import azure_outcome, follow, run_state
+from workspaces.azureml_v1.registry import AzureRegistry
+from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
+from workspaces.errors import RunCancelled, WorkspaceError
 from workspaces.files import sha256_file
+from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
 
 if TYPE_CHECKING:  # names used in annotations only
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
-    from workspaces.base import ComputeSpec, LogSink, TrainingJob, WorkspaceRef
+    from workspaces.base import ComputeSpec, LogSink, ModelVersion, TrainingJob, WorkspaceRef
 
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
-CHAMPION_TAG = "champion"
 
 
 def make_sdk(ref: WorkspaceRef):
@@ -43,7 +44,7 @@ def make_sdk(ref: WorkspaceRef):
     return connect_sdk(ref)
 
 
-class AzureMLWorkspace:
+class AzureMLWorkspace(AzureRegistry):
     poll_seconds = 5.0  # between two reads of a run's status and log, as the SDK's own polling
 
     def __init__(self, ref: WorkspaceRef, sdk):
@@ -135,19 +136,64 @@ class AzureMLWorkspace:
         return DataRef(datastore=self.datastore, path=target, files=digests, mount=f"{self.datastore}/{target}")
 
     # runs -----------------------------------------------------------------------------------------------------
-    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
-        if self._stopping:
-            raise RunCancelled(f"run {job.run_name!r} was not submitted: the flow is being cancelled", job.run_name)
-        config = script_run_config(job, compute.name, self.environment)
-        tags = {
+    @staticmethod
+    def _run_id(job: TrainingJob, attempt: int) -> str:
+        """The id a job's `attempt`-th run gets, chosen here, before the call that creates it: a submit whose
+        answer (or whose tagging, a second request) was lost can be found again by it."""
+        return f"mnist_flow_{job.key[:24]}_{attempt}"
+
+    def _tags(self, job: TrainingJob) -> dict[str, str]:
+        return {
+            JOB_KEY_TAG: job.key,
+            OWNER_TAG: process_identity(),
             "run_name": job.run_name,
             "regularization": repr(job.regularization),
             "data_sha256": job.data.content_hash,
             "source_sha256": job.source_hash,
         }
-        run_id, url = self._call(f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, tags)
-        self._live[run_id] = job.run_name
+
+    def find_runs(self, job: TrainingJob) -> list[KnownRun]:
+        """The job's runs, found by their key tag; and the run of the next attempt's id, should a submit have
+        created it but not tagged it (it is tagged now)."""
+        found = self._call(
+            f"looking up runs of {job.run_name!r}", self.sdk.find_runs, job.experiment, {JOB_KEY_TAG: job.key}
+        )
+        untagged = self._call("looking up a run", self.sdk.find_run, self._run_id(job, len(found) + 1))
+        if untagged is not None:
+            self._call(f"tagging run {untagged['id']}", self.sdk.set_run_tags, untagged["id"], self._tags(job))
+            found = [{**untagged, "tags": self._tags(job)}, *found]
+        return [self._known(job, run) for run in found]
+
+    def _known(self, job: TrainingJob, run: dict) -> KnownRun:
+        status, owner = run["status"], is_alive(run["tags"].get(OWNER_TAG, ""))
+        state = run_state(status)
+        if state == "finished":
+            metrics = self._call("reading a finished run", self.sdk.run_metrics, run["id"])
+            files = self._call("listing a finished run's files", self.sdk.run_file_names, run["id"])
+            state = "finished" if "accuracy" in metrics and MODEL_FILE in files else "failed"
+        name = run["tags"].get("run_name", job.run_name)
+        return KnownRun(run_id=run["id"], name=name, state=state, status=status, owner_alive=owner, url=run["url"])
+
+    def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
+        if self._stopping:
+            raise RunCancelled(f"run {job.run_name!r} was not submitted: the flow is being cancelled", job.run_name)
+        config = script_run_config(job, compute.name, self.environment)
+        attempts = self._call("counting earlier runs", self.sdk.find_runs, job.experiment, {JOB_KEY_TAG: job.key})
+        run_id = self._run_id(job, len(attempts) + 1)
+        self._live[run_id] = job.run_name  # from here on, stopping the flow cancels it
+        url = self._call(
+            f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, self._tags(job), run_id
+        )
         return RunHandle(run_id=run_id, name=job.run_name, job=job, url=url)
+
+    def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle:
+        self._live[run.run_id] = run.name
+        return RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
+
+    def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult:
+        metrics = self._call(f"reading run {run.name!r}'s metrics", self.sdk.run_metrics, run.run_id)
+        handle = RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
+        return azure_outcome(handle, {"status": "Completed"}, (), metrics, stopped=False)
 
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
         try:
@@ -175,63 +221,6 @@ class AzureMLWorkspace:
         for run_id in list(self._live):
             self._cancel(run_id)
         return len(self._live)
-
-    # registry -------------------------------------------------------------------------------------------------
-    def _version(self, model: dict) -> ModelVersion:
-        return ModelVersion.from_registry(model["name"], model["version"], model["run_id"], model["url"], model["tags"])
-
-    def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
-        found = self._call("looking up registered models", self.sdk.models, name, run_id)
-        return self._version(found[0]) if found else None
-
-    def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
-        with tempfile.TemporaryDirectory() as folder:
-            local = inside(folder, MODEL_FILE_NAME)
-            self._call(
-                f"downloading run {run.name!r}'s model", self.sdk.download_run_file, run.run_id, MODEL_FILE, local
-            )
-            all_tags = {**tags, "model_sha256": sha256_file(local)}
-        properties = {"accuracy": repr(run.accuracy), "regularization rate": repr(run.regularization)}
-        model = self._call(
-            f"registering model {name!r}", self.sdk.register_model, run.run_id, name, MODEL_FILE, all_tags, properties
-        )
-        return self._version(model)
-
-    def _champions(self, name: str) -> list[ModelVersion]:
-        found = self._call("finding the champion", self.sdk.models, name, None, [[CHAMPION_TAG, "true"]])
-        return [self._version(model) for model in found]
-
-    def champion(self, name: str) -> ModelVersion | None:
-        """SDK v1 has no aliases: the champion is the version tagged champion=true (the most accurate, should a
-        crash between tagging one and untagging the other have left two)."""
-        return max(self._champions(name), key=lambda v: v.accuracy, default=None)
-
-    def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None:
-        self._call(
-            "tagging the champion", self.sdk.set_model_tags, version.name, version.version, {CHAMPION_TAG: "true"}, []
-        )
-        for other in self._champions(version.name):
-            if other.version != version.version:
-                self._call(
-                    "moving the champion tag", self.sdk.set_model_tags, other.name, other.version, {}, [CHAMPION_TAG]
-                )
-
-    def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
-        folder = self._call(
-            f"downloading model {version.name}:{version.version}",
-            self.sdk.download_model,
-            version.name,
-            version.version,
-            Path(dest),
-        )
-        path = inside(dest, str(folder))  # the SDK's answer: where it put the file (or its folder), in dest
-        path = path if path.is_file() else inside(path, MODEL_FILE_NAME)
-        if sha256_file(path) != version.sha256:
-            raise DataError(
-                f"model {version.name}:{version.version}: the downloaded file's sha256 differs from the "
-                "registered one; the model changed after registration: refusing to load it"
-            )
-        return path
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:

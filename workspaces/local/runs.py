@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,23 +66,33 @@ def launch(handle: RunHandle, run_dir: Path, data_folder: str, slot_fd: int, env
 
 def follow(run: LocalRun, sink: LogSink) -> int:
     """Hand each line of the run's log to `sink` as it is written; return the exit status when it ends."""
+
+    def line(text: str) -> None:
+        run.tail.append(text)
+        sink(text)
+
+    follow_log(run.log_file, line, ended=lambda: _reaped(run))
+    forget(run)
+    return run.process.returncode
+
+
+def follow_log(log_file: Path, sink: LogSink, ended: Callable[[], bool]) -> None:
+    """Hand each line of a growing log file to `sink` as it is written, until `ended()` and all is read."""
     pending = b""
-    with open(run.log_file, "rb") as log:
+    with open(log_file, "rb") as log:
         while True:
-            finished = _reaped(run)  # read once more after the end: nothing is lost
+            finished = ended()  # read once more after the end: nothing is lost
             chunk = log.read()
             if chunk:
                 *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    _emit(run, line, sink)
+                for raw in lines:
+                    sink(_decoded(raw))
             elif finished:
                 break
             else:
                 time.sleep(POLL_SECONDS)
     if pending:
-        _emit(run, pending, sink)
-    forget(run)
-    return run.process.returncode
+        sink(_decoded(pending))
 
 
 def _reaped(run: LocalRun) -> bool:
@@ -100,10 +111,8 @@ def _reaped(run: LocalRun) -> bool:
     return True
 
 
-def _emit(run: LocalRun, raw: bytes, sink: LogSink) -> None:
-    line = raw.decode("utf-8", errors="replace").rstrip("\r")
-    run.tail.append(line)
-    sink(line)
+def _decoded(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
 def forget(run: LocalRun) -> None:

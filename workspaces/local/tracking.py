@@ -16,11 +16,10 @@ from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 
-from workspaces.local.processes import is_alive, process_identity
+from workspaces.base import JOB_KEY_TAG
 from workspaces.locks import exclusive
+from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
-
-OWNER_TAG = "mnist_flow.owner"  # the flow process that started the run: it is orphaned once that one is dead
 
 
 class LocalTracking:
@@ -55,6 +54,17 @@ class LocalTracking:
             self.client.log_artifact(run_id, str(log_file), "logs")
         if self.client.get_run(run_id).info.status != status:
             self.client.set_terminated(run_id, status)
+
+    def runs_of_job(self, experiment: str, key: str) -> list:
+        """The runs of `experiment` that carry the job key `key` (JOB_KEY_TAG), newest first."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        query = f"tags.`{JOB_KEY_TAG}` = '{key}'"  # the key is hex: nothing to escape
+        return self.client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"])
+
+    def status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
 
     def log_metric(self, run_id: str, name: str, value: float) -> None:
         self.client.log_metric(run_id, name, value)

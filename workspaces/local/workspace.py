@@ -10,66 +10,40 @@ registry, so the whole flow runs on a laptop with no cloud account.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import contextlib
 import contextvars
-import functools
 import json
 import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, DataRef, ModelVersion, RunHandle, RunResult
-from workspaces.errors import ConfigError, DataError, FlowError, RunCancelled, WorkspaceError
-from workspaces.files import (
-    SOURCE_IGNORE,
-    copy_atomically,
-    explain_os_error,
-    make_dirs,
-    sha256_file,
-    sha256_tree,
-    write_bytes_atomically,
-)
+from workspaces.base import JOB_KEY_TAG, MODEL_FILE, DataRef, KnownRun, RunHandle, RunResult, finished_run
+from workspaces.errors import ConfigError, RunCancelled, TransientError, with_log_tail
+from workspaces.files import SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically
 from workspaces.local import runs as local_runs
 from workspaces.local.compute import LocalCompute
+from workspaces.local.explain import explained
 from workspaces.local.outcome import run_outcome
-from workspaces.local.tracking import LocalTracking, uri_to_path
+from workspaces.local.registry import LocalRegistry
+from workspaces.local.runs import TAIL_LINES
+from workspaces.local.tracking import LocalTracking
 from workspaces.locks import exclusive, release
+from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
 
 if TYPE_CHECKING:  # names used in annotations only
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
-    from workspaces.base import ComputeSpec, ComputeTarget, LogSink, TrainingJob
+    from workspaces.base import ComputeSpec, ComputeTarget, LogSink, ModelVersion, RunState, TrainingJob
 
 
 log = logging.getLogger(__name__)
 
 
-def explained(method):
-    """The OS's and SQLite's write failures inside a workspace call, as one WorkspaceError that says what to do
-    (a full disk shows up as ENOSPC from a copy, or as "database or disk is full" from MLflow's SQLite)."""
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except FlowError:
-            raise
-        except OSError as exc:
-            raise explain_os_error(exc, Path(exc.filename or self.root)) from exc
-        except Exception as exc:
-            if "disk is full" in str(exc) or "disk I/O error" in str(exc):
-                raise WorkspaceError(
-                    f"no space left on the device writing {self.root / 'mlflow.db'}; free some "
-                    "space and run again (the registry's SQLite database is intact)"
-                ) from exc
-            raise
-
-    return call
-
-
-class LocalWorkspace:
+class LocalWorkspace(LocalRegistry):
     def __init__(self, directory: str | Path):
         self.root = Path(directory).resolve()
         self.name = f"local workspace {self.root}"
@@ -135,8 +109,10 @@ class LocalWorkspace:
         slot = self.compute.acquire_node(compute, cancelled=local_runs.stopping.is_set)
         if slot is None:
             raise RunCancelled(f"run {job.run_name!r} was not started: the flow is being cancelled", job.run_name)
+        run_id = None
         try:
             tags = {
+                JOB_KEY_TAG: job.key,
                 "regularization": repr(job.regularization),
                 "data_sha256": job.data.content_hash,
                 "source_sha256": job.source_hash,
@@ -151,15 +127,77 @@ class LocalWorkspace:
             local_runs.launch(handle, run_dir, job.data.mount, slot, env)
         except BaseException:
             release(slot)
+            if run_id is not None and local_runs.live_run(run_id) is None:  # created, never started: it failed
+                with contextlib.suppress(Exception):
+                    self.tracking.end_run(run_id, "FAILED", None, None)
             raise
         return handle
+
+    @explained
+    def find_runs(self, job: TrainingJob) -> list[KnownRun]:
+        """The runs of this job in MLflow. A RUNNING one whose flow is dead is marked KILLED first (its process
+        died with its flow: PR_SET_PDEATHSIG); a FINISHED one counts only with its accuracy and model file."""
+        self.tracking.mark_orphans_killed()
+        found = []
+        for run in self.tracking.runs_of_job(job.experiment, job.key):
+            run_id, status, owner = run.info.run_id, run.info.status, run.data.tags.get(OWNER_TAG, "")
+            alive = is_alive(owner)
+            state: RunState
+            if status == "FINISHED" and "accuracy" in run.data.metrics and self._model_file(run_id).is_file():
+                state = "finished"
+            elif status == "RUNNING" and (local_runs.live_run(run_id) or (alive and owner != process_identity())):
+                state = "under_way"  # this process's, or another living flow's: followed through its log
+            else:
+                state = "failed"
+            url = self._run_url(run.info.experiment_id, run_id)
+            name = run.data.tags.get("mlflow.runName", job.run_name)
+            found.append(KnownRun(run_id=run_id, name=name, state=state, status=status, owner_alive=alive, url=url))
+        return found
+
+    def _model_file(self, run_id: str) -> Path:
+        """The run's model: kept with the run in MLflow, or still in its folder if its flow died before that."""
+        kept = self.tracking.artifact_path(run_id, MODEL_FILE)
+        return kept if kept.is_file() else self.path("runs", run_id, MODEL_FILE)
+
+    @explained
+    def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult:
+        """A finished run's result; its files are kept with it in MLflow if its flow died before doing so."""
+        if not self.tracking.artifact_path(run.run_id, MODEL_FILE).is_file():
+            folder = self.path("runs", run.run_id)
+            self.tracking.end_run(run.run_id, "FINISHED", folder / "outputs", folder / "run.log")
+        handle = RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
+        return finished_run(handle, "Completed", self.tracking.metrics(run.run_id))
+
+    def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle:
+        return RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
+
+    def _follow_another_flows_run(self, run: RunHandle, sink: LogSink) -> RunResult:
+        """A run a living flow of another process started: its log followed until MLflow says it ended, or its
+        flow dies (and the run with it); then adopted, or retried (the next attempt submits a new run)."""
+        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+
+        def line(text: str) -> None:
+            tail.append(text)
+            sink(text)
+
+        def ended() -> bool:
+            known = {k.run_id: k for k in self.find_runs(run.job)}.get(run.run_id)
+            return known is None or known.state != "under_way"
+
+        local_runs.follow_log(self.path("runs", run.run_id, "run.log"), line, ended)
+        known = {k.run_id: k for k in self.find_runs(run.job)}.get(run.run_id)
+        if known is not None and known.state == "finished":
+            return self.adopt(run.job, known)
+        status = known.status if known is not None else "gone"
+        message = f"run {run.name!r} of another flow ended {status}; retrying, which trains it here"
+        raise TransientError(with_log_tail(message, tuple(tail)[-5:]))
 
     @explained
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
         """Follow the run's log into `sink` until it ends; then classify how it ended (local_outcome.py)."""
         live = local_runs.live_run(run.run_id)
         if live is None:
-            raise RunCancelled(f"run {run.name!r} is not running in this process", run.name)
+            return self._follow_another_flows_run(run, sink)
         returncode = local_runs.follow(live, sink)
         if live.peak_memory_mb is not None:
             self.tracking.log_metric(run.run_id, "peak_memory_mb", round(live.peak_memory_mb, 1))
@@ -179,36 +217,6 @@ class LocalWorkspace:
 
     def _run_url(self, experiment_id: str, run_id: str) -> str:
         return f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"  # `mlflow ui`'s default port
-
-    # registry -------------------------------------------------------------------------------------------------
-    CHAMPION = "champion"  # MLflow's alias
-
-    def _version(self, version) -> ModelVersion:
-        return ModelVersion.from_registry(version.name, version.version, version.run_id, version.source, version.tags)
-
-    @explained
-    def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
-        found = self.tracking.find_version(name, run_id)
-        return self._version(found) if found is not None else None
-
-    @explained
-    def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
-        digest = sha256_file(self.tracking.artifact_path(run.run_id, MODEL_FILE))
-        return self._version(self.tracking.create_version(name, run.run_id, {**tags, "model_sha256": digest}))
-
-    @explained
-    def champion(self, name: str) -> ModelVersion | None:
-        found = self.tracking.version_by_alias(name, self.CHAMPION)
-        return self._version(found) if found is not None else None
-
-    @explained
-    def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None:
-        self.tracking.set_alias(version.name, self.CHAMPION, version.version)  # an alias moves in one step
-
-    @explained
-    def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
-        source = inside(uri_to_path(version.source), MODEL_FILE_NAME)
-        return verified_copy(source, inside(dest, MODEL_FILE_NAME), version.sha256)
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
@@ -241,14 +249,3 @@ def snapshot(source: Path, run_dir: Path, expected_hash: str) -> None:
     shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns(*SOURCE_IGNORE), dirs_exist_ok=True)
     if sha256_tree(run_dir) != expected_hash:
         raise ConfigError(f"{source} changed while the flow was starting its runs; run the flow again")
-
-
-def verified_copy(source: Path, dest: Path, expected_sha256: str) -> Path:
-    digest = sha256_file(source)
-    if digest != expected_sha256:
-        raise DataError(
-            f"{source}: sha256 {digest[:12]}... differs from the registered {expected_sha256[:12]}...; "
-            "the model file changed after registration: refusing to load it"
-        )
-    copy_atomically(source, dest)
-    return dest

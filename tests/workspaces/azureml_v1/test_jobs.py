@@ -1,6 +1,10 @@
 """Contract tests: the real Azure ML SDK v1 objects the adapter submits, built offline, field by field.
 An SDK change or a wrong argument shows up here, without a workspace."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
@@ -12,11 +16,7 @@ from azureml.core.compute.amlcompute import AmlComputeProvisioningConfiguration
 from azureml.exceptions import ComputeTargetException
 
 from tests.conftest import PROJECT
-from workspaces.azureml_v1.jobs import (
-    provisioning_configuration,
-    script_run_config,
-    training_environment,
-)
+from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
 from workspaces.base import ComputeSpec, DataRef, TrainingJob
 
 
@@ -61,14 +61,48 @@ def test_the_sdks_constructor_itself_refuses_max_below_min():
         provisioning_configuration(spec)
 
 
-def test_the_environment_pins_what_unpickles_here():
+def test_the_environment_is_exactly_what_the_run_needs():
     environment = training_environment()
     assert isinstance(environment, Environment) and environment.name == "sklearn-mnist-env"
     dependencies = environment.python.conda_dependencies
-    pip = set(dependencies.pip_packages)
-    assert f"scikit-learn=={version('scikit-learn')}" in pip and f"numpy=={version('numpy')}" in pip
-    assert f"joblib=={version('joblib')}" in pip and "azureml-mlflow" in pip  # train.py logs through MLflow
+    here = ("scikit-learn", "numpy", "joblib", "azureml-core")  # the pickle unpickles here; metrics reach the run
+    assert list(dependencies.pip_packages) == [f"{name}=={version(name)}" for name in here] + [
+        "azureml-mlflow==1.62.0.post6",
+        "mlflow-skinny==3.15.0",
+    ]
     assert dependencies.get_python_version() == "3.11"
+    # defect: CondaDependencies.create added `--find-links .../simple/index.html` and `--extra-index-url`
+    serialized = dependencies.serialize_to_string()
+    assert list(dependencies.pip_options) == [] and "--find-links" not in serialized and "index-url" not in serialized
+    assert list(dependencies.conda_channels) == ["conda-forge"]
+
+
+def test_the_environment_resolves_as_an_image_build_would(tmp_path):
+    """pip, asked (against the package registry) to install the run's packages for this platform, Python 3.11:
+    the environment an image build would make exists. (azureml-defaults, the tutorial's, does not with this
+    numpy: azureml-dataset-runtime requires numpy<2.3.3 on Linux.)"""
+    packages = list(training_environment().python.conda_dependencies.pip_packages)
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--report",
+        str(tmp_path / "report.json"),
+        *packages,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    if "Network is unreachable" in result.stderr or "Failed to establish a new connection" in result.stderr:
+        pytest.skip("the package registry cannot be reached from here: " + result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    installed = {
+        i["metadata"]["name"].lower(): i["metadata"]["version"]
+        for i in json.loads((tmp_path / "report.json").read_text())["install"]
+    }
+    assert installed["numpy"] == version("numpy") and installed["mlflow-skinny"] == "3.15.0"
 
 
 def test_the_script_run_config_is_the_tutorials_estimator():

@@ -1,14 +1,18 @@
-"""The Azure adapter through its seam's fake: create or attach, content-addressed upload, idempotent
-registration with a champion tag, stopping runs. (The whole flow on it: tests/flows/test_flow_azureml.py.)"""
+"""The Azure adapter (SDK v1) through the fake of its seam: create or attach, content-addressed upload, runs that
+walk Azure's statuses with their logs under either runtime's names, idempotent registration with a champion
+tag, stopping runs. (The whole flow on it: tests/flows/test_flow_azureml.py and tests/faults/test_azure_faults.py.)"""
 
+import json
 import threading
 
 import pytest
 
 from steps.registry import register
+from tests.flows.flow_runs import edit_train_script
 from tests.idx_files import write_tiny_datastore_files
 from tests.waiting import wait_until
-from tests.workspaces.azureml_v1.fake_sdk import http_error
+from tests.workspaces.azureml_v1 import sdk_errors
+from tests.workspaces.azureml_v1.fake_sdk import read_json, write_json
 from workspaces.base import ComputeSpec, TrainingJob, WorkspaceRef
 from workspaces.errors import RunCancelled, TransientError, WorkspaceError
 
@@ -21,6 +25,24 @@ def adapter(fake_azure, azure_config, tmp_path):
     return AzureMLWorkspace.connect(ref)
 
 
+def a_job(adapter, training_copy, tmp_path, rate: float = 0.8) -> TrainingJob:
+    data = adapter.upload(write_tiny_datastore_files(tmp_path / "data"), "mnist")
+    return TrainingJob(
+        experiment="sklearn-mnist",
+        run_name=f"reg-{rate:g}",
+        regularization=rate,
+        data=data,
+        source_dir=str(training_copy),
+        source_hash="0" * 64,
+        compute="cpu-cluster",
+    )
+
+
+def submitted_run(adapter, training_copy, tmp_path, rate: float = 0.8):
+    compute = adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
+    return adapter.submit(a_job(adapter, training_copy, tmp_path, rate), compute)
+
+
 def test_compute_is_created_then_attached_and_its_scale_updated(adapter, fake_azure):
     first = adapter.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=4))
     second = adapter.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=2))
@@ -30,13 +52,14 @@ def test_compute_is_created_then_attached_and_its_scale_updated(adapter, fake_az
 
 
 def test_an_existing_target_of_another_type_is_a_clear_error(adapter, fake_azure):
-    fake_azure.computes["cpu-cluster"] = {
+    instance = {
         "type": "ComputeInstance",
         "vm_size": "STANDARD_DS3_V2",
         "min_nodes": 0,
         "max_nodes": 1,
         "idle_seconds": 0,
     }
+    write_json(fake_azure.root / "computes.json", {"cpu-cluster": instance})
     with pytest.raises(WorkspaceError, match="exists but is a ComputeInstance, not an AmlCompute cluster"):
         adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
 
@@ -52,32 +75,41 @@ def test_upload_skips_what_the_datastore_holds_with_the_same_content(adapter, fa
     assert first.datastore == "workspaceblobstore" and first.path == "mnist"
 
 
-def test_a_throttled_call_is_transient(adapter, fake_azure):
-    fake_azure.failures["find_compute"].append(http_error(429, "Too Many Requests"))
+def test_a_throttled_compute_lookup_is_transient(adapter, fake_azure):
+    fake_azure.fail("find_compute", sdk_errors.compute_error(429, "TooManyRequests", "Too many requests"))
     with pytest.raises(TransientError, match="HTTP 429 while looking up compute 'cpu-cluster'"):
         adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
 
 
-def submitted_run(adapter, training_copy, tmp_path, rate: float):
-    data = adapter.upload(write_tiny_datastore_files(tmp_path / "data"), "mnist")
-    job = TrainingJob(
-        experiment="sklearn-mnist",
-        run_name=f"reg-{rate:g}",
-        regularization=rate,
-        data=data,
-        source_dir=str(training_copy),
-        source_hash="0" * 64,
-        compute="cpu-cluster",
-    )
-    compute = adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
-    return adapter.submit(job, compute)
+@pytest.mark.parametrize("runtime", ["common", "legacy", "both"])
+def test_a_run_walks_azures_statuses_and_its_log_is_streamed_under_either_runtime(
+    adapter, fake_azure, training_copy, tmp_path, runtime
+):
+    fake_azure.runtime = runtime
+    run = submitted_run(adapter, training_copy, tmp_path)
+    lines: list[str] = []
+    result = adapter.stream_logs(run, lines.append)
+    assert result.accuracy > 0.9 and any(line.startswith("Accuracy is") for line in lines)
+    assert len([line for line in lines if line.startswith("Accuracy is")]) == 1  # one log followed, not both
+    history = read_json(fake_azure.root / "runs" / run.run_id / "run.json")["history"]
+    assert history == ["NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed"]
+
+
+def test_a_runs_metrics_exist_only_once_logged(adapter, fake_azure, training_copy, tmp_path):
+    edit_train_script(training_copy, "    print('started', flush=True)\n    import time; time.sleep(3)\n")
+    run = submitted_run(adapter, training_copy, tmp_path)
+    folder = fake_azure.root / "runs" / run.run_id
+    wait_until(lambda: read_json(folder / "run.json")["status"] == "Running", 30, "the run running")
+    assert fake_azure.run_metrics(run.run_id) == {}
+    result = adapter.stream_logs(run, lambda line: None)
+    assert set(fake_azure.run_metrics(run.run_id)) == {"regularization rate", "accuracy"} == set(result.metrics)
 
 
 def test_registration_is_idempotent_and_the_champion_tag_moves_only_up(adapter, fake_azure, training_copy, tmp_path):
-    results = []
-    for rate in (0.8, 100.0):
-        run = submitted_run(adapter, training_copy, tmp_path, rate)
-        results.append(adapter.stream_logs(run, lambda line: None))
+    results = [
+        adapter.stream_logs(submitted_run(adapter, training_copy, tmp_path, rate), lambda line: None)
+        for rate in (0.8, 100.0)
+    ]
     strong, weak = sorted(results, key=lambda r: r.accuracy, reverse=True)
     first = register(adapter, strong, "sklearn_mnist", {"accuracy": repr(strong.accuracy)})
     again = register(adapter, strong, "sklearn_mnist", {"accuracy": repr(strong.accuracy)})
@@ -86,16 +118,23 @@ def test_registration_is_idempotent_and_the_champion_tag_moves_only_up(adapter, 
     assert (again.version, again.created, again.champion) == ("1", False, True)
     assert (worse.version, worse.created, worse.champion) == ("2", True, False)
     assert len(fake_azure.called("register_model")) == 2
-    assert [m["version"] for m in fake_azure.registry if m["tags"].get("champion") == "true"] == ["1"]
-    model_file = adapter.fetch_model(first, tmp_path / "model")
-    assert model_file.name == "sklearn_mnist_model.pkl"
+    assert [m["version"] for m in fake_azure.registry() if m["tags"].get("champion") == "true"] == ["1"]
+    assert adapter.fetch_model(first, tmp_path / "model").name == "sklearn_mnist_model.pkl"
+
+
+def test_a_version_registered_by_hand_is_not_reused_but_registered_again(adapter, fake_azure, training_copy, tmp_path):
+    """Defect: a version of the run registered in the studio, without the adapter's tags, made registration
+    fail with a bare KeyError on its model_sha256."""
+    result = adapter.stream_logs(submitted_run(adapter, training_copy, tmp_path), lambda line: None)
+    fake_azure.register_by_hand(result.run_id, "sklearn_mnist", {"note": "registered in the studio"})
+    version = register(adapter, result, "sklearn_mnist", {"accuracy": repr(result.accuracy)})
+    assert (version.version, version.created, version.champion) == ("2", True, True)
+    assert version.sha256 and adapter.fetch_model(version, tmp_path / "model").is_file()
 
 
 def test_stopping_the_flow_cancels_its_runs(adapter, fake_azure, training_copy, tmp_path):
-    from tests.flows.flow_runs import edit_train_script
-
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(120)\n")
-    run = submitted_run(adapter, training_copy, tmp_path, 0.8)
+    run = submitted_run(adapter, training_copy, tmp_path)
     lines: list[str] = []
 
     def cancel_the_flow_once_the_run_fits():
@@ -106,16 +145,18 @@ def test_stopping_the_flow_cancels_its_runs(adapter, fake_azure, training_copy, 
     with pytest.raises(RunCancelled, match="was cancelled because its flow was cancelled"):
         adapter.stream_logs(run, lines.append)
     assert fake_azure.called("cancel") == [(run.run_id,)]
+    history = read_json(fake_azure.root / "runs" / run.run_id / "run.json")["history"]
+    assert history[-2:] == ["CancelRequested", "Canceled"]
 
 
 def test_a_cached_value_holds_only_while_what_it_points_to_exists(adapter, fake_azure, training_copy, tmp_path):
-    run = submitted_run(adapter, training_copy, tmp_path, 0.8)
+    run = submitted_run(adapter, training_copy, tmp_path)
     result = adapter.stream_logs(run, lambda line: None)
     version = register(adapter, result, "sklearn_mnist", {"accuracy": repr(result.accuracy)})
     data = run.job.data
     assert adapter.holds(data) and adapter.holds(result) and adapter.holds(version)
 
-    (fake_azure.runs[result.run_id]["folder"] / "outputs" / "sklearn_mnist_model.pkl").unlink()
-    (fake_azure.root / "datastores" / data.datastore / data.path / "manifest.json").write_text("{}")
-    fake_azure.registry.clear()
+    (fake_azure.root / "runs" / result.run_id / "snapshot" / "outputs" / "sklearn_mnist_model.pkl").unlink()
+    (fake_azure.datastore(data.datastore) / data.path / "manifest.json").write_text(json.dumps({}))
+    write_json(fake_azure.root / "registry.json", [])
     assert not adapter.holds(result) and not adapter.holds(data) and not adapter.holds(version)

@@ -10,8 +10,8 @@ import pytest
 from workspaces import locks
 from workspaces.base import ComputeSpec
 from workspaces.errors import WorkspaceError
-from workspaces.local.tracking import OWNER_TAG
 from workspaces.local.workspace import LocalWorkspace
+from workspaces.owners import OWNER_TAG
 
 
 @pytest.fixture

@@ -1,0 +1,75 @@
+"""The Azure ML workspace's model registry (SDK v1): plain operations (which version is champion is decided in
+steps/registry.py). SDK v1 has no aliases: the champion is a tag, `champion=true`, that one version carries."""
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, ModelVersion, RunResult
+from workspaces.errors import DataError
+from workspaces.files import sha256_file
+from workspaces.paths import inside
+
+CHAMPION_TAG = "champion"
+
+
+class AzureRegistry:
+    sdk: Any
+    _call: Callable[..., Any]
+
+    def _version(self, model: dict) -> ModelVersion:
+        return ModelVersion.from_registry(model["name"], model["version"], model["run_id"], model["url"], model["tags"])
+
+    def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
+        found = self._call("looking up registered models", self.sdk.models, name, run_id)
+        return self._version(found[0]) if found else None
+
+    def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
+        with tempfile.TemporaryDirectory() as folder:
+            local = inside(folder, MODEL_FILE_NAME)
+            self._call(
+                f"downloading run {run.name!r}'s model", self.sdk.download_run_file, run.run_id, MODEL_FILE, local
+            )
+            all_tags = {**tags, "model_sha256": sha256_file(local)}
+        properties = {"accuracy": repr(run.accuracy), "regularization rate": repr(run.regularization)}
+        model = self._call(
+            f"registering model {name!r}", self.sdk.register_model, run.run_id, name, MODEL_FILE, all_tags, properties
+        )
+        return self._version(model)
+
+    def _champions(self, name: str) -> list[ModelVersion]:
+        found = self._call("finding the champion", self.sdk.models, name, None, [[CHAMPION_TAG, "true"]])
+        return [self._version(model) for model in found]
+
+    def champion(self, name: str) -> ModelVersion | None:
+        """SDK v1 has no aliases: the champion is the version tagged champion=true (the most accurate, should a
+        crash between tagging one and untagging the other have left two)."""
+        return max(self._champions(name), key=lambda v: v.accuracy, default=None)
+
+    def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None:
+        self._call(
+            "tagging the champion", self.sdk.set_model_tags, version.name, version.version, {CHAMPION_TAG: "true"}, []
+        )
+        for other in self._champions(version.name):
+            if other.version != version.version:
+                self._call(
+                    "moving the champion tag", self.sdk.set_model_tags, other.name, other.version, {}, [CHAMPION_TAG]
+                )
+
+    def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
+        folder = self._call(
+            f"downloading model {version.name}:{version.version}",
+            self.sdk.download_model,
+            version.name,
+            version.version,
+            Path(dest),
+        )
+        path = inside(dest, str(folder))  # the SDK's answer: where it put the file (or its folder), in dest
+        path = path if path.is_file() else inside(path, MODEL_FILE_NAME)
+        if sha256_file(path) != version.sha256:
+            raise DataError(
+                f"model {version.name}:{version.version}: the downloaded file's sha256 differs from the "
+                "registered one; the model changed after registration: refusing to load it"
+            )
+        return path
