@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, ComputeSpec
+from workspaces.base import AZURE_SDKS, AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, ComputeSpec
 
 COMPUTE_VARIABLES = {  # the tutorial's names
     "name": "AML_COMPUTE_CLUSTER_NAME",
@@ -143,12 +143,13 @@ def installed(module: str) -> bool:
         return False
 
 
-def check_azure_settings(config_path: str, credentials_block: str | None, env: Mapping[str, str]) -> None:
-    """How --backend azureml will connect, checked before anything is done; secrets are never repeated."""
-    if not installed("azureml.core"):
+def check_azure_settings(backend: str, config_path: str, credentials_block: str | None, env: Mapping[str, str]) -> None:
+    """How an Azure backend will connect, checked before anything is done; secrets are never repeated."""
+    module, sdk, extra, target = AZURE_SDKS[backend]
+    if not installed(module):
         raise ValueError(
-            "--backend azureml needs the Azure ML SDK v1, which is not installed; "
-            "run make install-azure (or pip install -e '.[azure]')"
+            f"--backend {backend} needs {sdk}, which is not installed; "
+            f"run make {target} (or pip install -e '.[{extra}]')"
         )
     if credentials_block is not None:
         if not BLOCK_NAME.match(credentials_block):

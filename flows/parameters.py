@@ -26,7 +26,7 @@ from flows.checks import (
     check_mirror,
 )
 from steps.dataset import MNIST, Dataset
-from workspaces.base import BACKENDS, Backend, ComputeSpec, WorkspaceRef
+from workspaces.base import AZURE_BACKENDS, BACKENDS, Backend, ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ class TrainingParameters(BaseModel):
     @classmethod
     def _known_backend(cls, backend: Any) -> Any:
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; expected 'local' or 'azureml'")
+            raise ValueError(f"unknown backend {backend!r}; expected 'local', 'azureml' or 'azureml-v2'")
         return backend
 
     @field_validator("experiment_name")
@@ -134,8 +134,8 @@ class TrainingParameters(BaseModel):
 
     @model_validator(mode="after")
     def _azure_settings(self) -> "TrainingParameters":
-        if self.backend == "azureml":
-            check_azure_settings(self.workspace_config, self.credentials_block, os.environ)
+        if self.backend in AZURE_BACKENDS:
+            check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
         return self
 
     @classmethod
@@ -163,7 +163,7 @@ class TrainingParameters(BaseModel):
 
     @property
     def workspace(self) -> WorkspaceRef:
-        azure = self.backend == "azureml"
+        azure = self.backend in AZURE_BACKENDS
         return WorkspaceRef(
             backend=self.backend,
             directory=str(Path(self.workspace_dir).resolve()),

@@ -91,26 +91,88 @@ def fake_azure(tmp_path, monkeypatch):
     sdk.stop_every_run()  # its runs outlive flows, as Azure's do; not the test
 
 
-@pytest.fixture
-def flow(prefect_api, mirror, tiny_data, tmp_path):
-    """Run the real flow in this process on the local workspace and tiny data: its final state."""
+def flow_runner(mirror, tiny_data, tmp_path, **backend):
+    """Runs the real flow in this process on tiny data and `backend`'s workspace: its final state."""
     from tests.flows.flow_runs import run_flow
 
     defaults = {"workspace_dir": str(tmp_path / "ws"), "mirrors": [mirror.url], "dataset": tiny_data[1], "max_nodes": 2}
-    return lambda **arguments: run_flow(**{**defaults, **arguments})
+    return lambda **arguments: run_flow(**{**defaults, **backend, **arguments})
+
+
+@pytest.fixture
+def flow(prefect_api, mirror, tiny_data, tmp_path):
+    """Run the real flow in this process on the local workspace and tiny data: its final state."""
+    return flow_runner(mirror, tiny_data, tmp_path)
 
 
 @pytest.fixture
 def azure_flow(prefect_api, mirror, tiny_data, tmp_path, fake_azure, azure_config):
     """Run the real flow in this process with --backend azureml against the fake of the adapter's seam."""
-    from tests.flows.flow_runs import run_flow
+    return flow_runner(mirror, tiny_data, tmp_path, backend="azureml", workspace_config=str(azure_config))
 
-    defaults = {
-        "backend": "azureml",
-        "workspace_config": str(azure_config),
-        "workspace_dir": str(tmp_path / "ws"),
-        "mirrors": [mirror.url],
-        "dataset": tiny_data[1],
-        "max_nodes": 2,
-    }
-    return lambda **arguments: run_flow(**{**defaults, **arguments})
+
+AZURITE = PROJECT / ".venv" / "azurite" / "node_modules" / ".bin" / "azurite-blob"  # make test installs it
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory) -> str:
+    """Azurite, Microsoft's storage emulator, serving blobs on 127.0.0.1 (its account devstoreaccount1). Missing
+    (no Node.js here), the tests that need it skip with that reason, except under CI=true, where it is a failure."""
+    import socket
+    import subprocess
+    import time
+
+    if not AZURITE.exists():
+        message = f"no Azurite at {AZURITE} (make test installs it with npm, which this machine lacks)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("azurite")
+    command = [
+        str(AZURITE),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--location",
+        str(folder),
+        "--silent",
+        "--skipApiVersionCheck",
+        "--loose",
+    ]
+    with open(folder / "azurite.log", "wb") as log:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, (folder / "azurite.log").read_text()
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/devstoreaccount1"
+    process.kill()  # its state is a temporary folder: nothing to close properly (and it ignores SIGTERM a while)
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def fake_azure_v2(tmp_path, azurite, monkeypatch):
+    """Azure ML faked at the HTTP level (tests/workspaces/azureml_v2/fake_service.py) behind the SDK v2 adapter's
+    seam: the real azure-ai-ml sends every request through it; blobs go to Azurite."""
+    pytest.importorskip("azure.ai.ml", reason="the `azure-v2` extra is not installed (make install-azure-v2)")
+    from tests.workspaces.azureml_v2.fake_service import FakeAzureML, connect_to_fake
+
+    fake = FakeAzureML(tmp_path / "azure-v2", azurite)
+    monkeypatch.setattr("workspaces.azureml_v2.workspace.make_client", lambda ref: connect_to_fake(fake))
+    monkeypatch.setattr("workspaces.azureml_v2.workspace.AzureMLv2Workspace.poll_seconds", 0.2)
+    yield fake
+    fake.stop_every_run()
+
+
+@pytest.fixture
+def azure_v2_flow(prefect_api, mirror, tiny_data, tmp_path, fake_azure_v2, azure_config):
+    """Run the real flow in this process with --backend azureml-v2 against the fake service."""
+    return flow_runner(mirror, tiny_data, tmp_path, backend="azureml-v2", workspace_config=str(azure_config))

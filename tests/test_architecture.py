@@ -11,23 +11,23 @@ from tests.conftest import PROJECT
 
 SDKS = ("azureml", "azure", "mlflow", "prefect_azure")
 PROJECT_PACKAGES = ("flows", "tasks", "steps", "plumbing", "workspaces", "training")
-ADAPTERS = ("workspaces.local", "workspaces.azureml_v1")
+ADAPTERS = ("workspaces.local", "workspaces.azureml_v1", "workspaces.azureml_v2", "workspaces.azureml_common")
+ABOVE_THE_PORT = ("prefect", "flows", "tasks", "steps", "plumbing")
+
+
+def adapter(name: str, *other_sdks: str) -> tuple[str, ...]:
+    """What adapter `name` must not import: what stands above the port, the SDKs of the others, the others."""
+    return (*ABOVE_THE_PORT, *other_sdks, *(other for other in ADAPTERS if other != name))
+
+
 # module prefix -> what it must not import (a name is forbidden when it is, or is inside, one of these)
 RULES = {
     "training": ("prefect", *PROJECT_PACKAGES),  # it runs on the compute: uploaded alone
-    "workspaces.local": (
-        "prefect",
-        "flows",
-        "tasks",
-        "steps",
-        "plumbing",
-        "azureml",
-        "azure",
-        "prefect_azure",
-        "workspaces.azureml_v1",
-    ),
-    "workspaces.azureml_v1": ("prefect", "flows", "tasks", "steps", "plumbing", "mlflow", "workspaces.local"),
-    "workspaces": ("prefect", "flows", "tasks", "steps", "plumbing", *SDKS),  # the port and what adapters share
+    "workspaces.local": adapter("workspaces.local", "azureml", "azure", "prefect_azure"),
+    "workspaces.azureml_common": adapter("workspaces.azureml_common", "mlflow", "azureml.core", "azure.ai"),
+    "workspaces.azureml_v1": adapter("workspaces.azureml_v1", "mlflow", "azure.ai"),
+    "workspaces.azureml_v2": adapter("workspaces.azureml_v2", "mlflow", "azureml.core"),
+    "workspaces": (*ABOVE_THE_PORT, *SDKS),  # the port and what adapters share
     "steps": ("prefect", "flows", "tasks", "plumbing", *SDKS, *ADAPTERS),
     "plumbing": ("flows", "tasks", "steps", *SDKS, *ADAPTERS),
     "tasks": ("flows", *SDKS, *ADAPTERS),
@@ -35,7 +35,16 @@ RULES = {
     "flows": ("prefect", *SDKS, *ADAPTERS),  # parameters and the command line answer before Prefect loads
 }
 # the one place that chooses an adapter: it imports each lazily, when asked for it
-ALLOWED = {("workspaces", "workspaces.local"), ("workspaces", "workspaces.azureml_v1")}
+ALLOWED = {
+    ("workspaces", "workspaces.local"),
+    ("workspaces", "workspaces.azureml_v1"),
+    ("workspaces", "workspaces.azureml_v2"),
+}
+# what an Azure adapter shares with the other: the common module (and the SDKs below it)
+SHARED = {
+    "workspaces.azureml_v1": ("workspaces.azureml_common",),
+    "workspaces.azureml_v2": ("workspaces.azureml_common",),
+}
 
 
 def module_name(path: Path) -> str:
@@ -72,6 +81,7 @@ def violations(module: str, path: Path) -> list[str]:
         if any(inside(name, f) for f in forbidden)
         and not inside(name, layer)
         and not any(module == owner and inside(name, allowed) for owner, allowed in ALLOWED)
+        and not any(inside(name, shared) for shared in SHARED.get(layer, ()))
     )
 
 

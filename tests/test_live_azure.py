@@ -19,10 +19,11 @@ pytestmark = [
 ]
 
 
-def test_the_tutorial_end_to_end_on_a_live_workspace(prefect_api, tmp_path):
-    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
+@pytest.mark.parametrize("backend, sdk", [("azureml", "azureml.core"), ("azureml-v2", "azure.ai.ml")])
+def test_the_tutorial_end_to_end_on_a_live_workspace(prefect_api, tmp_path, backend, sdk):
+    pytest.importorskip(sdk, reason=f"the SDK of --backend {backend} is not installed")
     arguments = {
-        "backend": "azureml",
+        "backend": backend,
         "workspace_config": CONFIG,
         "workspace_dir": str(tmp_path / "ws"),
         "mirrors": [str(SHARED_MNIST)],

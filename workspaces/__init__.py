@@ -1,4 +1,5 @@
-"""Workspaces: the port (base.py, errors.py) and its adapters, local/ (the default) and azureml_v1/ (SDK v1).
+"""Workspaces: the port (base.py, errors.py) and its adapters, local/ (the default), azureml_v1/ (SDK v1) and
+azureml_v2/ (SDK v2).
 
 Tasks receive a `WorkspaceRef` (plain values) and call `open_workspace` to get the adapter, opened once per
 process and reused, so no client object ever becomes a task input or a cache key. Only an adapter imports
@@ -7,7 +8,7 @@ its SDK; the Azure one is imported only when asked for, so the project works wit
 
 import threading
 
-from workspaces.base import Workspace, WorkspaceRef
+from workspaces.base import AZURE_SDKS, BACKENDS, Workspace, WorkspaceRef
 from workspaces.errors import ConfigError
 
 _open: dict[WorkspaceRef, Workspace] = {}
@@ -34,16 +35,22 @@ def _connect(ref: WorkspaceRef) -> Workspace:
         from workspaces.local.workspace import LocalWorkspace
 
         return LocalWorkspace(ref.directory)
-    if ref.backend == "azureml":
-        try:
+    try:
+        if ref.backend == "azureml":
             from workspaces.azureml_v1.workspace import AzureMLWorkspace
-        except ImportError as exc:
-            raise ConfigError(
-                f"--backend azureml needs the Azure ML SDK v1, which is not installed ({exc.name}); "
-                "install the extra: make install-azure (or pip install -e '.[azure]')"
-            ) from exc
-        return AzureMLWorkspace.connect(ref)
-    raise ConfigError(f"unknown backend {ref.backend!r}; expected 'local' or 'azureml'")
+
+            return AzureMLWorkspace.connect(ref)
+        if ref.backend == "azureml-v2":
+            from workspaces.azureml_v2.workspace import AzureMLv2Workspace
+
+            return AzureMLv2Workspace.connect(ref)
+    except ImportError as exc:
+        _, sdk, extra, target = AZURE_SDKS[ref.backend]
+        raise ConfigError(
+            f"--backend {ref.backend} needs {sdk}, which is not installed ({exc.name}); "
+            f"install the extra: make {target} (or pip install -e '.[{extra}]')"
+        ) from exc
+    raise ConfigError(f"unknown backend {ref.backend!r}; expected {', '.join(map(repr, BACKENDS))}")
 
 
 def stop_all_runs() -> int:

@@ -31,8 +31,14 @@ AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_S
 AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
 
 
-Backend = Literal["local", "azureml"]
-BACKENDS: tuple[Backend, ...] = ("local", "azureml")
+Backend = Literal["local", "azureml", "azureml-v2"]
+BACKENDS: tuple[Backend, ...] = ("local", "azureml", "azureml-v2")
+AZURE_BACKENDS = ("azureml", "azureml-v2")
+# what each Azure backend needs installed: (module, the SDK's name, the extra, its make target)
+AZURE_SDKS = {
+    "azureml": ("azureml.core", "the Azure ML SDK v1", "azure", "install-azure"),
+    "azureml-v2": ("azure.ai.ml", "the Azure ML SDK v2 (azure-ai-ml)", "azure-v2", "install-azure-v2"),
+}
 
 
 class Value(BaseModel):

@@ -9,7 +9,7 @@
         └── RunCancelled      the run was stopped because its flow was cancelled or interrupted
 
 Only TransientError is retried (see `is_transient`). A message says what was given, what was expected and what
-to do: "unknown backend 'azure'; expected 'local' or 'azureml'".
+to do: "unknown backend 'azure'; expected 'local', 'azureml' or 'azureml-v2'".
 """
 
 

@@ -31,13 +31,14 @@ def sha256_file(path: Path) -> str:
 def sha256_tree(folder: Path) -> str:
     """One hash over the relative names and contents of a folder's source files (SOURCE_IGNORE left out)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not _ignored(p.relative_to(folder))):
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not ignored(p.relative_to(folder))):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(sha256_file(path).encode() + b"\n")
     return digest.hexdigest()
 
 
-def _ignored(relative: Path) -> bool:
+def ignored(relative: Path) -> bool:
+    """Whether a file of a source folder is what running a script leaves there (SOURCE_IGNORE)."""
     return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SOURCE_IGNORE)
 
 

@@ -75,7 +75,7 @@ def test_a_deployment_run_may_not_use_a_folder_the_worker_does_not_allow(prefect
 
 def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):
     result = prefect_stack.prefect("deployment", "ls")
-    assert "mnist-training/local" in result.stdout and "mnist-training/azureml" in result.stdout
+    assert all(f"mnist-training/{name}" in result.stdout for name in ("local", "azureml", "azureml-v2"))
     details = prefect_stack.prefect("deployment", "inspect", "mnist-training/azureml").stdout
     assert "'credentials_block': 'mnist-azureml'" in details and "service_principal_password" not in details
     assert "'work_pool_name': 'mnist-local'" in details and "'enforce_parameter_schema': False" in details

@@ -107,8 +107,12 @@ def test_a_flow_killed_while_its_runs_queue_or_run_re_attaches_to_them(
     subprocess_env, mirror, tiny_data, azure_config, training_copy, tmp_path
 ):
     """Two runs, reg-0.4 still Queued and reg-0.8 Running, when the flow is SIGKILLed. On Azure they go on without
-    it; the same command again finds both by their job key, streams their logs and waits: nothing submitted twice."""
-    edit_train_script(training_copy, "    print('fitting', flush=True)\n    import time; time.sleep(4)\n")
+    it; the same command again finds both by their job key, streams their logs and waits: nothing submitted twice.
+    The runs fit only once the second flow has re-attached to both (a gate file): were they to finish first, it
+    would adopt them instead, a different path (tests/workspaces/test_never_twice.py)."""
+    gate = tmp_path / "fit-now"
+    wait_for_gate = f"    import os, time\n    while not os.path.exists({str(gate)!r}): time.sleep(0.1)\n"
+    edit_train_script(training_copy, "    print('fitting', flush=True)\n" + wait_for_gate)
     write_json(tmp_path / "azure" / "settings.json", {"queue_seconds": {"reg-0.4": 12}})
     sdk = FakeAzureSdk(tmp_path / "azure")
     command = flow_on_the_fake(
@@ -121,12 +125,15 @@ def test_a_flow_killed_while_its_runs_queue_or_run_re_attaches_to_them(
         first.process.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         second = FlowProcess(command, subprocess_env)
+        wait_until(lambda: second.count("re-attached") == 2, 180, "the second flow re-attached to both runs")
+        gate.touch()
         assert second.wait(timeout=300) == 0, second.output[-3000:]
     finally:
+        gate.touch()
         sdk.stop_every_run()
     runs = sdk.created_runs()
     assert len(runs) == 2 and {r["status"] for r in runs} == {"Completed"}
     assert "Queued" in next(r for r in runs if r["tags"]["run_name"] == "reg-0.4")["history"]
-    assert second.count("re-attached") == 2 and second.count("its flow is gone") == 2
+    assert second.count("its flow is gone") == 2
     assert second.count("] Accuracy is") == 2  # each run's log streamed by the flow that re-attached to it
     assert [m["version"] for m in sdk.registry()] == ["1"]

@@ -37,7 +37,7 @@ NOT_FOUND = "[Errno 2] No such file or directory: 'missing.json'"
 BAD_INPUT = [
     (["--regularization", "-0.5"], {}, "regularization rate '-0.5': expected a positive finite number, such as 0.8"),
     (["--regularization", "lots"], {}, "regularization rate 'lots': expected a positive finite number, such as 0.8"),
-    (["--backend", "azure"], {}, "unknown backend 'azure'; expected 'local' or 'azureml'"),
+    (["--backend", "azure"], {}, "unknown backend 'azure'; expected 'local', 'azureml' or 'azureml-v2'"),
     (["--max-nodes", "0"], {}, "max_nodes 0: expected at least 1 node"),
     (["--min-nodes", "3", "--max-nodes", "2"], {}, "max_nodes 2 is below min_nodes 3; expected max_nodes >= min_nodes"),
     ([], {"AML_COMPUTE_CLUSTER_MAX_NODES": "four"}, "AML_COMPUTE_CLUSTER_MAX_NODES='four': expected a whole number"),
@@ -95,6 +95,17 @@ BAD_INPUT = [
     ),
     (
         ["--backend", "azureml"],
+        {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"},
+        "a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; AZURE_CLIENT_SECRET not set",
+    ),
+    (
+        ["--backend", "azureml-v2"],
+        {},
+        "Azure ML workspace config 'config.json' not found; download config.json from the workspace's page in the "
+        "Azure portal and pass it with --workspace-config",
+    ),
+    (
+        ["--backend", "azureml-v2"],
         {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"},
         "a service principal needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; AZURE_CLIENT_SECRET not set",
     ),

@@ -21,7 +21,7 @@ def params(**arguments) -> TrainingParameters:
         ({"regularization": ["inf"]}, r"regularization rate 'inf'"),
         ({"regularization": ["abc"]}, r"regularization rate 'abc'"),
         ({"regularization": []}, r"no regularization rate given; expected at least one positive number"),
-        ({"backend": "azure"}, r"unknown backend 'azure'; expected 'local' or 'azureml'"),
+        ({"backend": "azure"}, r"unknown backend 'azure'; expected 'local', 'azureml' or 'azureml-v2'"),
         ({"max_nodes": 0}, r"max_nodes 0: expected at least 1 node"),
         ({"max_nodes": 2, "min_nodes": 3}, r"max_nodes 2 is below min_nodes 3; expected max_nodes >= min_nodes"),
         ({"max_nodes": "two"}, r"max_nodes='two': expected a whole number"),
@@ -83,15 +83,17 @@ def test_azure_keeps_the_tutorials_four_nodes(azure_config):
         ),
     ],
 )
-def test_bad_azure_settings_are_refused_before_connecting(tmp_path, monkeypatch, config, env, message):
+@pytest.mark.parametrize("backend", ["azureml", "azureml-v2"])
+def test_bad_azure_settings_are_refused_before_connecting(tmp_path, monkeypatch, config, env, message, backend):
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
+    pytest.importorskip("azure.ai.ml", reason="the `azure-v2` extra is not installed")
     path = tmp_path / ("config.json" if config is not None else "missing.json")
     if config is not None:
         path.write_text(config)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
-        params(backend="azureml", workspace_config=str(path))
+        params(backend=backend, workspace_config=str(path))
 
 
 def test_a_credentials_block_must_be_a_block_name():

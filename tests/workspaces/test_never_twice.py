@@ -11,7 +11,7 @@ from workspaces.base import ComputeSpec, RunHandle, RunResult, TrainingJob, Work
 from workspaces.errors import RunFailed
 from workspaces.files import sha256_tree
 
-ADAPTERS = ["local", "azureml_v1"]
+ADAPTERS = ["local", "azureml_v1", pytest.param("azureml_v2", marks=pytest.mark.azure_http)]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -21,11 +21,19 @@ def workspace(request, tmp_path):
 
         yield LocalWorkspace(tmp_path / "ws")
         return
-    fake = request.getfixturevalue("fake_azure")
-    from workspaces.azureml_v1.workspace import AzureMLWorkspace
+    if request.param == "azureml_v1":
+        from workspaces.azureml_v1.workspace import AzureMLWorkspace
 
-    ref = WorkspaceRef(backend="azureml", directory=str(tmp_path / "ws"), config_path="unused-by-the-fake")
-    yield AzureMLWorkspace(ref, fake)
+        ref = WorkspaceRef(backend="azureml", directory=str(tmp_path / "ws"), config_path="unused-by-the-fake")
+        yield AzureMLWorkspace(ref, request.getfixturevalue("fake_azure"))
+        return
+    from tests.workspaces.azureml_v2.fake_service import connect_to_fake
+    from workspaces.azureml_v2.workspace import AzureMLv2Workspace
+
+    ref = WorkspaceRef(backend="azureml-v2", directory=str(tmp_path / "ws"), config_path="unused-by-the-fake")
+    workspace = AzureMLv2Workspace(ref, connect_to_fake(request.getfixturevalue("fake_azure_v2")))
+    workspace.poll_seconds = 0.2
+    yield workspace
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The Azure ML workspace (SDK v1): the same port as the local workspace, on a real compute cluster.
 
-Every call that needs the network goes through the seam (azureml_sdk.py, made by `make_sdk`, which tests
-replace with a fake); the SDK objects that need none are built by azureml_jobs.py. SDK errors are translated
-by azureml_errors.py into retried (TransientError) or final ones. Which cell of the tutorial each call does:
+Every call that needs the network goes through the seam (sdk.py, made by `make_sdk`, which tests replace
+with a fake); the SDK objects that need none are built by jobs.py. SDK errors are translated by
+azureml_common/errors.py into retried (TransientError) or final ones; what both Azure adapters do with runs
+alike is azureml_common/adapter.py. Which cell of the tutorial each call does:
 connect `Workspace.from_config()`; provision_compute `ComputeTarget(ws, name)` or `ComputeTarget.create` and
 `wait_for_completion`; upload `ds.upload(...)`; submit `exp.submit(est)`; stream_logs
 `run.wait_for_completion(show_output=True)`; register_model `run.register_model`; delete_compute
@@ -17,14 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workspaces.azureml_v1.errors import translate
+from workspaces.azureml_common.adapter import AzureAdapter
 from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
-from workspaces.azureml_v1.monitor import azure_outcome, follow, run_state
 from workspaces.azureml_v1.registry import AzureRegistry
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
-from workspaces.errors import RunCancelled, WorkspaceError
 from workspaces.files import sha256_file
-from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
 
 if TYPE_CHECKING:  # names used in annotations only
@@ -44,7 +42,7 @@ def make_sdk(ref: WorkspaceRef):
     return connect_sdk(ref)
 
 
-class AzureMLWorkspace(AzureRegistry):
+class AzureMLWorkspace(AzureAdapter, AzureRegistry):
     poll_seconds = 5.0  # between two reads of a run's status and log, as the SDK's own polling
 
     def __init__(self, ref: WorkspaceRef, sdk):
@@ -52,24 +50,11 @@ class AzureMLWorkspace(AzureRegistry):
         self.name = f"Azure ML workspace {sdk.workspace_name!r}"
         self.datastore = self._call("finding the datastore", sdk.datastore_name, ref.datastore)
         self.environment = training_environment()
-        self._live: dict[str, str] = {}  # run id -> name, of runs this process submitted and has not seen end
-        self._stopped: set[str] = set()
-        self._stopping = False
+        self._init_runs()
 
-    @classmethod
-    def connect(cls, ref: WorkspaceRef) -> AzureMLWorkspace:
-        try:
-            sdk = make_sdk(ref)
-        except Exception as exc:
-            raise translate(exc, f"connecting to the workspace ({ref.config_path})") from exc
-        log.info("connected to Azure ML workspace %r with %s", sdk.workspace_name, sdk.description)
-        return cls(ref, sdk)
-
-    def _call(self, doing: str, function, *args):
-        try:
-            return function(*args)
-        except Exception as exc:
-            raise translate(exc, doing) from exc
+    @staticmethod
+    def _open_seam(ref: WorkspaceRef):
+        return make_sdk(ref)
 
     # compute --------------------------------------------------------------------------------------------------
     def provision_compute(self, spec: ComputeSpec) -> ComputeTarget:
@@ -77,28 +62,10 @@ class AzureMLWorkspace(AzureRegistry):
         if found is None:
             config = provisioning_configuration(spec)
             self._call("checking the provisioning configuration", config.validate_configuration)
-            log.info(
-                "creating a new compute target %r (%s, %d to %d nodes)",
-                spec.name,
-                spec.vm_size,
-                spec.min_nodes,
-                spec.max_nodes,
-            )
+            self._creating(spec)
             self._call(f"creating compute {spec.name!r}", self.sdk.create_compute, spec.name, config, log.info)
             return ComputeTarget.from_spec(spec, "AmlCompute", created=True)
-        if found["type"] != "AmlCompute":
-            raise WorkspaceError(
-                f"compute target {spec.name!r} exists but is a {found['type']}, not an AmlCompute "
-                "cluster; choose another --compute-name (AML_COMPUTE_CLUSTER_NAME)"
-            )
-        log.info("found compute target %r, just use it (%s)", spec.name, found["vm_size"])
-        if found["vm_size"].lower() != spec.vm_size.lower():
-            log.warning(
-                "compute %r keeps its VM size %s (%s requested); delete it to change it",
-                spec.name,
-                found["vm_size"],
-                spec.vm_size,
-            )
+        self._reusing(spec, found["type"], found["vm_size"])
         wanted = (spec.min_nodes, spec.max_nodes, spec.idle_seconds_before_scaledown)
         if (found["min_nodes"], found["max_nodes"], found["idle_seconds"]) != wanted:
             self._call(f"updating compute {spec.name!r}", self.sdk.update_compute, spec.name, *wanted)
@@ -142,16 +109,6 @@ class AzureMLWorkspace(AzureRegistry):
         answer (or whose tagging, a second request) was lost can be found again by it."""
         return f"mnist_flow_{job.key[:24]}_{attempt}"
 
-    def _tags(self, job: TrainingJob) -> dict[str, str]:
-        return {
-            JOB_KEY_TAG: job.key,
-            OWNER_TAG: process_identity(),
-            "run_name": job.run_name,
-            "regularization": repr(job.regularization),
-            "data_sha256": job.data.content_hash,
-            "source_sha256": job.source_hash,
-        }
-
     def find_runs(self, job: TrainingJob) -> list[KnownRun]:
         """The job's runs, found by their key tag; and the run of the next attempt's id, should a submit have
         created it but not tagged it (it is tagged now)."""
@@ -160,67 +117,32 @@ class AzureMLWorkspace(AzureRegistry):
         )
         untagged = self._call("looking up a run", self.sdk.find_run, self._run_id(job, len(found) + 1))
         if untagged is not None:
-            self._call(f"tagging run {untagged['id']}", self.sdk.set_run_tags, untagged["id"], self._tags(job))
-            found = [{**untagged, "tags": self._tags(job)}, *found]
-        return [self._known(job, run) for run in found]
-
-    def _known(self, job: TrainingJob, run: dict) -> KnownRun:
-        status, owner = run["status"], is_alive(run["tags"].get(OWNER_TAG, ""))
-        state = run_state(status)
-        if state == "finished":
-            metrics = self._call("reading a finished run", self.sdk.run_metrics, run["id"])
-            files = self._call("listing a finished run's files", self.sdk.run_file_names, run["id"])
-            state = "finished" if "accuracy" in metrics and MODEL_FILE in files else "failed"
-        name = run["tags"].get("run_name", job.run_name)
-        return KnownRun(run_id=run["id"], name=name, state=state, status=status, owner_alive=owner, url=run["url"])
+            self._call(f"tagging run {untagged['id']}", self.sdk.set_run_tags, untagged["id"], self._run_tags(job))
+            found = [{**untagged, "tags": self._run_tags(job)}, *found]
+        return [self._known(job, run["id"], run["status"], run["tags"], run["url"]) for run in found]
 
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
-        if self._stopping:
-            raise RunCancelled(f"run {job.run_name!r} was not submitted: the flow is being cancelled", job.run_name)
+        self._refuse_when_stopping(job)
         config = script_run_config(job, compute.name, self.environment)
         attempts = self._call("counting earlier runs", self.sdk.find_runs, job.experiment, {JOB_KEY_TAG: job.key})
         run_id = self._run_id(job, len(attempts) + 1)
         self._live[run_id] = job.run_name  # from here on, stopping the flow cancels it
         url = self._call(
-            f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, self._tags(job), run_id
+            f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, self._run_tags(job), run_id
         )
         return RunHandle(run_id=run_id, name=job.run_name, job=job, url=url)
 
-    def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle:
-        self._live[run.run_id] = run.name
-        return RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
-
-    def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult:
-        metrics = self._call(f"reading run {run.name!r}'s metrics", self.sdk.run_metrics, run.run_id)
-        handle = RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
-        return azure_outcome(handle, {"status": "Completed"}, (), metrics, stopped=False)
-
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
-        try:
-            details, tail = follow(self.sdk, run, sink, self.poll_seconds)
-        except BaseException:
-            self.cancel(run)  # never leave a billed run behind when we stop watching it
-            raise
-        finally:
-            self._live.pop(run.run_id, None)
-        metrics = self._call(f"reading run {run.name!r}'s metrics", self.sdk.run_metrics, run.run_id)
-        return azure_outcome(run, details, tail, metrics, run.run_id in self._stopped)
+        return self._follow_to_the_end(self.sdk, run, sink, lambda: self._metrics(run.run_id))
 
-    def cancel(self, run: RunHandle) -> None:
-        self._cancel(run.run_id)
+    def _metrics(self, run_id: str) -> dict[str, float]:
+        return self._call(f"reading run {run_id}'s metrics", self.sdk.run_metrics, run_id)
 
-    def _cancel(self, run_id: str) -> None:
-        self._stopped.add(run_id)
-        try:
-            self.sdk.cancel(run_id)
-        except Exception as exc:
-            log.warning("could not cancel run %s (%s); cancel it in the studio", run_id, translate(exc, "cancelling"))
+    def _has_model(self, run_id: str) -> bool:
+        return MODEL_FILE in self._call(f"listing run {run_id}'s files", self.sdk.run_file_names, run_id)
 
-    def stop_all_runs(self) -> int:
-        self._stopping = True
-        for run_id in list(self._live):
-            self._cancel(run_id)
-        return len(self._live)
+    def _cancel_remotely(self, run_id: str) -> None:
+        self.sdk.cancel(run_id)
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -38,7 +39,7 @@ RUNTIME_LOGS["both"] = RUNTIME_LOGS["common"] + RUNTIME_LOGS["legacy"]
 
 def write_json(path: Path, value) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # writers may share a process
     tmp.write_text(json.dumps(value, indent=1))
     os.replace(tmp, path)
 

@@ -11,8 +11,8 @@ from azureml.exceptions import AuthenticationException, UserErrorException
 
 from tests.workspaces.azureml_v1 import sdk_errors
 from tests.workspaces.azureml_v1.fake_runner import PREEMPTED, SCRIPT_FAILED
-from workspaces.azureml_v1.errors import translate
-from workspaces.azureml_v1.monitor import run_error
+from workspaces.azureml_common.errors import translate
+from workspaces.azureml_common.runs import run_error
 from workspaces.errors import ConfigError, RunFailed, TransientError, WorkspaceError
 
 # the texts of quota and size refusals are Azure's as users reported them (illustrative: no workspace here)

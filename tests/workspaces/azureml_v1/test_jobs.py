@@ -16,38 +16,17 @@ from azureml.core.compute.amlcompute import AmlComputeProvisioningConfiguration
 from azureml.exceptions import ComputeTargetException
 
 from tests.conftest import PROJECT
+from tests.workspaces.jobs import TUTORIAL_CLUSTER, a_job
 from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
-from workspaces.base import ComputeSpec, DataRef, TrainingJob
+from workspaces.base import ComputeSpec, TrainingJob
 
 
 def job(rate: float = 0.8) -> TrainingJob:
-    data = DataRef(
-        datastore="workspaceblobstore",
-        path="mnist",
-        files={"train-images.gz": "0" * 64},
-        mount="workspaceblobstore/mnist",
-    )
-    return TrainingJob(
-        experiment="sklearn-mnist",
-        run_name="reg-0.8",
-        regularization=rate,
-        data=data,
-        source_dir=str(PROJECT / "training"),
-        source_hash="f" * 64,
-        compute="cpu-cluster",
-    )
+    return a_job("workspaceblobstore/mnist", {"train-images.gz": "0" * 64}, rate)
 
 
 def test_the_tutorials_provisioning_configuration():
-    spec = ComputeSpec(
-        name="cpu-cluster",
-        vm_size="STANDARD_D2_V2",
-        min_nodes=0,
-        max_nodes=4,
-        idle_seconds_before_scaledown=1200,
-        vm_priority="lowpriority",
-    )
-    config = provisioning_configuration(spec)
+    config = provisioning_configuration(TUTORIAL_CLUSTER)
     assert isinstance(config, AmlComputeProvisioningConfiguration)
     assert (config.vm_size, config.vm_priority) == ("STANDARD_D2_V2", "lowpriority")
     scale = config.scale_settings

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable
 
-from workspaces.azureml_v1.errors import translate
+from workspaces.azureml_common.errors import translate
 from workspaces.base import LogSink, RunHandle, RunResult, RunState, finished_run
 from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, with_log_tail
 

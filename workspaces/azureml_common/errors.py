@@ -1,4 +1,4 @@
-"""What an Azure ML SDK error means for the flow: retry it, or stop and say what to do.
+"""What an Azure ML SDK error (v1 or v2) means for the flow: retry it, or stop and say what to do.
 
 Retried (TransientError): HTTP 429 and 5xx, connection errors and time-outs. Never retried: authentication and
 authorization failures, quota, an unknown VM size, anything else the service refused (HTTP 4xx).
@@ -8,7 +8,9 @@ client's `ServiceException` has `status_code`; `Experiment.submit`'s `Experiment
 inside its text, a JSON dump with `"status_code": 429` (`_commands._raise_request_error`); `ComputeTargetException`
 (compute.py) and the model service's `WebserviceException` (models_client.py) say "Response Code: 429" in theirs.
 The SDK has already retried 408/429/5xx itself (three times, with back-off) before any of these reach us: what
-does is still worth retrying, later, by the flow.
+does is still worth retrying, later, by the flow. SDK v2 raises azure-core's errors, which carry `status_code`
+and the parsed error (`error.code`, `error.message`); its pipeline has retried 408/429/5xx too, honouring
+Retry-After.
 """
 
 import ast
@@ -16,8 +18,10 @@ import contextlib
 import json
 import re
 import socket
+from typing import Any
 
 import requests
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from workspaces.errors import ConfigError, FlowError, TransientError, WorkspaceError
 
@@ -49,8 +53,11 @@ def _text(exc: BaseException) -> str:
 
 
 def message_of(exc: BaseException) -> str:
-    """What the service said, in one line: the error's code and message when the text holds the service's JSON
-    answer (as submit's and compute's errors do), else the text itself."""
+    """What the service said, in one line: the error's code and message (azure-core's parsed error, or the
+    service's JSON answer inside the text, as SDK v1's submit and compute errors hold it), else the text."""
+    error: Any = getattr(exc, "error", None)  # azure-core's HttpResponseError: the parsed OData error
+    if getattr(error, "code", None) and getattr(error, "message", None):
+        return " ".join(f"{error.code}: {error.message}".split())[:500]
     text = _text(exc)
     if "Content: b" in text:  # compute.py puts the answer's bytes in as their repr: read them back
         with contextlib.suppress(ValueError, SyntaxError, UnicodeDecodeError):
@@ -72,6 +79,8 @@ def translate(exc: BaseException, doing: str) -> FlowError:
         return TransientError(f"Azure ML answered HTTP {code} while {doing}; retrying with back-off ({text})")
     if _is_network_error(exc):
         return TransientError(f"network error while {doing}: {text}; retrying with back-off")
+    if code == 401 and "expired" in lowered:  # a stale token: the next try asks the credential for a fresh one
+        return TransientError(f"Azure ML found the access token expired while {doing}; retrying with a new one")
     refused = "unauthorized" in lowered or "'forbidden'" in lowered  # a 403 after the SDK's retries says so
     if code in (401, 403) or "authentication" in type(exc).__name__.lower() or refused:
         return WorkspaceError(f"Azure ML refused the credentials while {doing} ({text}); {AUTH_HINT}")
@@ -88,5 +97,16 @@ def translate(exc: BaseException, doing: str) -> FlowError:
     return WorkspaceError(f"Azure ML refused {doing}: {text}")
 
 
+NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    ServiceRequestError,
+    ServiceResponseError,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+)
+
+
 def _is_network_error(exc: BaseException) -> bool:
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, socket.timeout))
+    return isinstance(exc, NETWORK_ERRORS)

@@ -1,0 +1,90 @@
+"""The SDK v2 workspace's model registry: plain operations (which version is champion is decided in
+steps/registry.py). A version is the job's `outputs` folder (`azureml://jobs/<job>/outputs/artifacts/paths/
+outputs/`), its version number the registry's next; v2 has labels and stages, no aliases, so `champion` is a
+tag, as in SDK v1. The model file is read from the workspace's artifact store, where the job's outputs are
+(`ExperimentRun/dcid.<job>/outputs/`), to take and check its sha256."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workspaces.azureml_v2.jobs import model_asset
+from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, ModelVersion
+from workspaces.errors import DataError
+from workspaces.files import make_dirs, sha256_file
+from workspaces.paths import inside
+
+if TYPE_CHECKING:
+    from workspaces.azureml_v2.storage import BlobFolder
+    from workspaces.base import RunResult
+
+CHAMPION_TAG = "champion"
+
+
+class V2Registry:
+    ml: Any
+    _call: Callable[..., Any]
+
+    @property
+    def artifacts(self) -> BlobFolder:  # the workspace's own (workspace.py)
+        raise NotImplementedError
+
+    def _version(self, model) -> ModelVersion:
+        job = str(model.path).split("azureml://jobs/", 1)[-1].split("/", 1)[0]
+        return ModelVersion.from_registry(model.name, model.version, job, str(model.path), dict(model.tags or {}))
+
+    def _versions(self, name: str) -> list[ModelVersion]:
+        listed = self._call(f"listing the versions of {name!r}", lambda: list(self.ml.models.list(name=name)))
+        return [self._version(model) for model in listed]
+
+    def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
+        return next((v for v in self._versions(name) if v.run_id == run_id), None)
+
+    def _model_file(self, job_name: str, dest: Path) -> Path:
+        make_dirs(Path(dest))
+        local = inside(dest, MODEL_FILE_NAME)
+        self._call(
+            f"downloading job {job_name}'s model",
+            self.artifacts.download,
+            f"ExperimentRun/dcid.{job_name}/{MODEL_FILE}",
+            local,
+        )
+        return local
+
+    def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
+        with tempfile.TemporaryDirectory() as folder:
+            digest = sha256_file(self._model_file(run.run_id, Path(folder)))
+        model = self._call(
+            f"registering model {name!r}",
+            self.ml.models.create_or_update,
+            model_asset(name, run.run_id, {**tags, "model_sha256": digest}),
+        )
+        return self._version(model)
+
+    def champion(self, name: str) -> ModelVersion | None:
+        tagged = [v for v in self._versions(name) if v.tags.get(CHAMPION_TAG) == "true"]
+        return max(tagged, key=lambda v: v.accuracy, default=None)
+
+    def _tag(self, version: ModelVersion, champion: bool) -> None:
+        model = self._call("reading a model version", self.ml.models.get, version.name, version.version)
+        tags = {k: v for k, v in dict(model.tags or {}).items() if k != CHAMPION_TAG}
+        model.tags = {**tags, CHAMPION_TAG: "true"} if champion else tags
+        self._call("tagging the champion", self.ml.models.create_or_update, model)
+
+    def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None:
+        self._tag(version, champion=True)
+        for other in self._versions(version.name):
+            if other.version != version.version and other.tags.get(CHAMPION_TAG) == "true":
+                self._tag(other, champion=False)
+
+    def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
+        path = self._model_file(version.run_id, Path(dest))
+        if sha256_file(path) != version.sha256:
+            raise DataError(
+                f"model {version.name}:{version.version}: the downloaded file's sha256 differs from the "
+                "registered one; the model changed after registration: refusing to load it"
+            )
+        return path
