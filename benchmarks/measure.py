@@ -77,7 +77,7 @@ def flow_run_record(server: PrefectServer) -> dict:
             logs += page
     steps: dict[str, float] = {}
     for task in sorted(tasks, key=lambda t: t.start_time or t.expected_start_time):  # the flow's order
-        step = task.name.rsplit("-", 1)[0]
+        step = task.task_key.rsplit("-", 1)[0]  # the task function's name
         steps[step] = max(steps.get(step, 0.0), task.total_run_time.total_seconds())
     baseline = next((BASELINE_LINE.search(log.message) for log in logs if BASELINE_LINE.search(log.message)), None)
     figure = lambda group: float(baseline.group(group)) if baseline and baseline.group(group) else None  # noqa: E731

@@ -5,67 +5,36 @@ import importlib.util
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from workspaces.base import AZURE_SDKS, AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, ComputeSpec
+from workspaces.base import AZURE_SDKS, AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES
 
-COMPUTE_VARIABLES = {  # the tutorial's names
-    "name": "AML_COMPUTE_CLUSTER_NAME",
-    "min_nodes": "AML_COMPUTE_CLUSTER_MIN_NODES",
-    "max_nodes": "AML_COMPUTE_CLUSTER_MAX_NODES",
-    "vm_size": "AML_COMPUTE_CLUSTER_SKU",
-}
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")  # Azure ML's rule: 2-16 characters
 
 
-def check_compute_env(given: Mapping[str, Any], env: Mapping[str, str], backend: str) -> ComputeSpec:
-    """The compute settings: given values first, then the tutorial's variables, then the tutorial's defaults
-    (local: as many nodes as CPU cores, so runs use the whole machine; Azure ML: 4)."""
-    if isinstance(given, ComputeSpec):
-        given = given.model_dump()
-    values, sources = {}, {}
-    for field in ComputeSpec.model_fields:
-        variable = COMPUTE_VARIABLES.get(field)
-        if field in given:
-            values[field], sources[field] = given[field], field
-        elif variable and env.get(variable):
-            values[field], sources[field] = env[variable], variable
-    for field in ("min_nodes", "max_nodes", "idle_seconds_before_scaledown"):
-        if field in values:
-            values[field] = _whole_number(values[field], sources[field])
-    values.setdefault("max_nodes", (os.cpu_count() or 1) if backend == "local" else 4)
-    spec = {**ComputeSpec().model_dump(), **values}
-    if spec["max_nodes"] < 1:
-        raise ValueError(f"max_nodes {spec['max_nodes']}: expected at least 1 node")
-    if spec["min_nodes"] < 0 or spec["idle_seconds_before_scaledown"] < 0:
-        raise ValueError(
-            f"min_nodes {spec['min_nodes']}, idle seconds {spec['idle_seconds_before_scaledown']}: "
-            "expected numbers of 0 or more"
-        )
-    if spec["max_nodes"] < spec["min_nodes"]:
-        raise ValueError(
-            f"max_nodes {spec['max_nodes']} is below min_nodes {spec['min_nodes']}; expected max_nodes >= min_nodes"
-        )
-    if not COMPUTE_NAME.match(str(spec["name"])):
-        raise ValueError(
-            f"compute name {spec['name']!r}: expected 2 to 16 letters, digits or '-', "
-            "starting with a letter (Azure ML's rule)"
-        )
-    if spec["vm_priority"] not in ("dedicated", "lowpriority"):
-        raise ValueError(f"vm_priority {spec['vm_priority']!r}: expected 'dedicated' or 'lowpriority'")
-    return ComputeSpec.model_validate(spec)
+def from_environment(variable: str, fallback: Any, convert: Callable[[str, str], Any] | None = None):
+    """A default_factory: the variable's value where the flow runs (converted, a bad value named by its
+    variable), else `fallback`."""
+
+    def default() -> Any:
+        value = os.environ.get(variable)
+        if not value:
+            return fallback
+        return convert(value, variable) if convert else value
+
+    return default
 
 
-def _whole_number(value: Any, source: str) -> int:
+def whole_number(value: Any, source: str) -> int:
     try:
         if isinstance(value, bool) or float(value) != int(float(value)):
             raise ValueError
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{source}={value!r}: expected a whole number") from None
 
 
@@ -152,12 +121,7 @@ def check_azure_settings(backend: str, config_path: str, credentials_block: str 
             f"run make {target} (or pip install -e '.[{extra}]')"
         )
     if credentials_block is not None:
-        if not BLOCK_NAME.match(credentials_block):
-            raise ValueError(
-                f"credentials block {credentials_block!r}: expected a Prefect block name "
-                "(lowercase letters, digits and '-')"
-            )
-        return
+        return  # the block holds the service principal and the workspace (its name is checked in parameters.py)
     given = [name for name in AZURE_SERVICE_PRINCIPAL if env.get(name)]
     if given and len(given) < len(AZURE_SERVICE_PRINCIPAL):
         missing = ", ".join(name for name in AZURE_SERVICE_PRINCIPAL if name not in given)

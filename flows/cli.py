@@ -10,67 +10,50 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Literal, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from flows.parameters import TrainingParameters
 from workspaces import stop_all_runs
 from workspaces.errors import ConfigError, FlowError
 
+# the flags whose name is not the parameter's (the tutorial's and the earlier command line's spelling)
+FLAGS = {"mirrors": "--mirror", "idle_seconds_before_scaledown": "--idle-seconds"}
+METAVARS = {"regularization": "RATE", "mirrors": "URL_OR_DIR", "dataset": "FILE.json", "vm_size": "SKU", "nodes": "N"}
+METAVARS |= {"scaledown": "SECONDS", "timeout": "SECONDS", "config": "FILE", "block": "NAME", "datastore": "NAME"}
+
 
 def build_parser() -> argparse.ArgumentParser:
+    """A flag per field of the flow's parameters (flows/parameters.py), with its description as help: declared
+    once, there. A list field's flag is repeated for several values; `--dataset` names a JSON file."""
     parser = argparse.ArgumentParser(
         prog="python flows/main.py",
         description="Train the Azure ML tutorial's MNIST model for each regularization rate, register the best.",
-        epilog="Defaults come from the environment where noted; every flag is also a deployment parameter.",
+        epilog="Every flag is also a field of the deployments' run form (the parameter of the same name).",
     )
-    add = parser.add_argument
-    add(
-        "--regularization",
-        action="append",
-        metavar="RATE",
-        help="regularization rate of one training run (C = 1/RATE); repeat for several runs (default: 0.8)",
-    )
-    add("--experiment-name", metavar="NAME", help="experiment the runs belong to (default: sklearn-mnist)")
-    add("--backend", metavar="NAME", help="'local' (default: a folder, no cloud account) or 'azureml'")
-    add(
-        "--workspace-dir",
-        metavar="DIR",
-        help="the local workspace, and the cache of every backend (default: $MNIST_FLOW_WORKSPACE or .workspace)",
-    )
-    add(
-        "--mirror",
-        action="append",
-        dest="mirrors",
-        metavar="URL_OR_DIR",
-        help="where to download MNIST from: http(s)/file URL or folder, tried in order; repeatable "
-        "(default: $MNIST_MIRROR, comma-separated, or the public mirrors)",
-    )
-    add(
-        "--download-timeout",
-        metavar="S",
-        help="seconds a mirror may stay silent before the next is tried (default: 30)",
-    )
-    add("--dataset", metavar="FILE.json", help="describe other data files and their sha256s (default: MNIST)")
-    add("--compute-name", metavar="NAME", help="compute target (default: $AML_COMPUTE_CLUSTER_NAME or cpu-cluster)")
-    add("--vm-size", metavar="SKU", help="VM size (default: $AML_COMPUTE_CLUSTER_SKU or STANDARD_D2_V2)")
-    add("--min-nodes", metavar="N", help="nodes kept when idle (default: $AML_COMPUTE_CLUSTER_MIN_NODES or 0)")
-    add(
-        "--max-nodes",
-        metavar="N",
-        help="runs executing at once (default: $AML_COMPUTE_CLUSTER_MAX_NODES, else the CPU count locally, 4 on Azure)",
-    )
-    add("--vm-priority", metavar="PRIORITY", help="Azure ML: 'dedicated' (default) or 'lowpriority'")
-    add(
-        "--idle-seconds",
-        dest="idle_seconds_before_scaledown",
-        metavar="S",
-        help="Azure ML: idle seconds before a node is released (default: 1800)",
-    )
-    add("--training-dir", metavar="DIR", help="source folder with train.py, run on the compute (default: training/)")
-    add("--workspace-config", metavar="FILE", help="Azure ML config.json (default: ./config.json)")
-    add("--credentials-block", metavar="NAME", help="Azure ML: a prefect-azure AzureMlCredentials block's name")
-    add("--datastore", metavar="NAME", help="Azure ML datastore (default: the workspace's default datastore)")
-    add("--refresh-cache", action="store_true", default=None, help="recompute every step instead of reusing results")
-    add("--delete-compute", action="store_true", default=None, help="delete the compute target at the end")
+    for name, field in TrainingParameters.model_fields.items():
+        flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+        help_text = (field.description or "").replace("%", "%%")
+        if field.annotation is bool:
+            parser.add_argument(flag, dest=name, action="store_true", default=None, help=help_text)
+            continue
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else ()
+        last_word = name.split("_")[-1]
+        named = METAVARS.get(name) or METAVARS.get(last_word) or last_word.upper()
+        metavar = "{" + ",".join(choices) + "}" if choices else named
+        if field.default not in (PydanticUndefined, None) and not isinstance(field.default, BaseModel):
+            shown = ", ".join(map(str, field.default)) if isinstance(field.default, tuple) else field.default
+            help_text += f" (default: {shown})"
+        repeated = get_origin(field.annotation) is tuple
+        parser.add_argument(
+            flag,
+            dest=name,
+            metavar=metavar,
+            action="append" if repeated else "store",
+            help=help_text + (" Repeat the flag for several." if repeated else ""),
+        )
     return parser
 
 
@@ -82,11 +65,12 @@ def read_dataset(path: str) -> dict:
 
 
 def flow_arguments(argv: list[str] | None) -> dict:
-    """The validated flow arguments for the flags given; ConfigError if one is wrong."""
+    """The flow's parameters for the flags given, validated: what the flow is called with; ConfigError if one is
+    wrong. Only what was given is handed on: the rest resolve in the flow, as in a deployment run."""
     given = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if v is not None}
     if "dataset" in given:
         given["dataset"] = read_dataset(given["dataset"])
-    return TrainingParameters.from_flow(given).flow_arguments(set(given))
+    return TrainingParameters.from_flow(given).given(set(given))
 
 
 # Settings of the temporary server Prefect starts when no PREFECT_API_URL is set; a value the user set is kept.
@@ -120,7 +104,7 @@ def main(flow, argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        state = flow(**arguments, return_state=True)
+        state = flow(params=arguments, return_state=True)
     except KeyboardInterrupt:
         stop_all_runs()  # already done if the flow was waiting for its runs; harmless twice
         print("interrupted: the training runs were stopped and marked KILLED", file=sys.stderr)

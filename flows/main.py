@@ -42,34 +42,14 @@ def stop_training_runs(flow, flow_run, state) -> None:
 @flow(
     name="mnist-training",
     task_runner=ThreadPoolTaskRunner(max_workers=32),  # type: ignore[arg-type]  # (Prefect's generics are invariant)
-    validate_parameters=False,
+    validate_parameters=False,  # checked in the body, for one-line messages and the worker's own rules
     on_cancellation=[stop_training_runs],
     on_crashed=[stop_training_runs],
 )
-def mnist_training(
-    regularization: list[float] | None = None,
-    experiment_name: str | None = None,
-    backend: str | None = None,
-    workspace_dir: str | None = None,
-    mirrors: list[str] | None = None,
-    download_timeout: float | None = None,
-    dataset: dict | None = None,
-    compute_name: str | None = None,
-    vm_size: str | None = None,
-    min_nodes: int | None = None,
-    max_nodes: int | None = None,
-    vm_priority: str | None = None,
-    idle_seconds_before_scaledown: int | None = None,
-    training_dir: str | None = None,
-    workspace_config: str | None = None,
-    credentials_block: str | None = None,
-    datastore: str | None = None,
-    refresh_cache: bool = False,
-    delete_compute: bool = False,
-) -> ModelVersion:
-    """Train the tutorial's model for each regularization rate and register the best (None: the default)."""
+def mnist_training(params: TrainingParameters) -> ModelVersion:
+    """Train the tutorial's model for each regularization rate and register the best."""
     # bad input stops here, before anything is done; a deployment run's folders must be the worker's to allow
-    params = TrainingParameters.from_flow(locals(), from_deployment=deployment.id is not None)
+    params = TrainingParameters.from_flow(params, from_deployment=deployment.id is not None)
 
     ws = connect_workspace(params.workspace)
     files = download_mnist(ws, params.dataset, params.mirrors, params.download_timeout)

@@ -1,29 +1,35 @@
-"""The flow's parameters: one typed model, validated first thing in the flow and at the command line.
+"""The flow's parameters, declared once: this model is the flow's one parameter (Prefect builds the run form and
+the schema the server enforces from it), and the command line is derived from it (flows/cli.py).
 
-A value left out (None) takes its default when the model is built, not when this module is imported: the
-compute settings from the tutorial's AML_COMPUTE_CLUSTER_* variables, the workspace from MNIST_FLOW_WORKSPACE,
-the mirrors from MNIST_MIRROR (comma-separated). A deployment run therefore gets the worker's environment,
-and exactly the command line's checks and messages. `ConfigError` carries one line naming the value and what
-was expected; nothing has been downloaded, provisioned or written when it is raised.
+Values the environment decides are `default_factory`s, so they resolve where the flow runs (a deployment run on
+the worker, not where it was deployed): the compute settings from the tutorial's AML_COMPUTE_CLUSTER_* variables,
+the workspace from MNIST_FLOW_WORKSPACE, the mirrors from MNIST_MIRROR (comma-separated). The schema says what a
+form can (types, choices, bounds, patterns); the validators below say the rest, and say it in one line naming the
+value and what was expected (`ConfigError`), before anything is downloaded, provisioned or written.
 """
 
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from flows.checks import (
+    BLOCK_NAME,
+    COMPUTE_NAME,
+    DATASTORE_NAME,
     check_allowed_roots,
     check_azure_settings,
-    check_compute_env,
     check_datastore_name,
     check_folder_creatable,
     check_mirror,
+    from_environment,
+    whole_number,
 )
 from steps.dataset import MNIST, Dataset
 from workspaces.base import AZURE_BACKENDS, BACKENDS, Backend, ComputeSpec, WorkspaceRef
@@ -36,39 +42,122 @@ PUBLIC_MIRRORS = (
     "http://yann.lecun.com/exdb/mnist/",
 )
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+PositiveNumber = Annotated[float, Field(gt=0)]
+NAME_RULES = {  # field -> the rule its value follows, and the line that says so
+    "experiment_name": (
+        EXPERIMENT_NAME,
+        "experiment name {!r}: expected letters, digits, '-' or '_' (at most 255), starting with a letter or digit",
+    ),
+    "compute_name": (
+        COMPUTE_NAME,
+        "compute name {!r}: expected 2 to 16 letters, digits or '-', starting with a letter (Azure ML's rule)",
+    ),
+    "credentials_block": (
+        BLOCK_NAME,
+        "credentials block {!r}: expected a Prefect block name (lowercase letters, digits and '-')",
+    ),
+}
+
+
+def mirrors_from_environment() -> tuple[str, ...]:
+    listed = [m.strip() for m in os.environ.get("MNIST_MIRROR", "").split(",") if m.strip()]
+    return tuple(listed) or PUBLIC_MIRRORS
+
+
+def nodes_for(data: dict[str, Any]) -> int:
+    """The tutorial's AML_COMPUTE_CLUSTER_MAX_NODES, else as many runs at once as cores locally, 4 on Azure."""
+    fallback = (os.cpu_count() or 1) if data.get("backend", "local") == "local" else 4
+    return from_environment("AML_COMPUTE_CLUSTER_MAX_NODES", fallback, whole_number)()
 
 
 class TrainingParameters(BaseModel):
-    """Everything one run of the flow is given."""
+    """What one run of mnist-training is given. Left empty, a value takes its default; where the default comes
+    from the worker's environment, the field says which variable."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, title="Training parameters")
 
-    regularization: tuple[float, ...] = (0.8,)
-    experiment_name: str = "sklearn-mnist"
-    backend: Backend = "local"
-    workspace_dir: str = ".workspace"
-    mirrors: tuple[str, ...] = PUBLIC_MIRRORS
-    download_timeout: float = 30.0  # seconds without an answer or data before a mirror counts as failed
-    dataset: Dataset = MNIST
-    compute: ComputeSpec
-    training_dir: str = str(PROJECT / "training")
-    workspace_config: str = "config.json"
-    credentials_block: str | None = None
-    datastore: str | None = None
-    refresh_cache: bool = False
-    delete_compute: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults_from_environment(cls, values: dict[str, Any]) -> dict[str, Any]:
-        values = {k: v for k, v in values.items() if v is not None}
-        if "workspace_dir" not in values and os.environ.get("MNIST_FLOW_WORKSPACE"):
-            values["workspace_dir"] = os.environ["MNIST_FLOW_WORKSPACE"]
-        if "mirrors" not in values and os.environ.get("MNIST_MIRROR"):
-            values["mirrors"] = [m.strip() for m in os.environ["MNIST_MIRROR"].split(",") if m.strip()]
-        backend = values.get("backend", "local")
-        values["compute"] = check_compute_env(values.get("compute") or {}, os.environ, backend)
-        return values
+    regularization: tuple[PositiveNumber, ...] = Field(
+        (0.8,),
+        min_length=1,
+        description="Regularization rates, one training run each (C = 1/rate, as in the tutorial); the best run's "
+        "model is registered. A rate given twice is one run.",
+    )
+    experiment_name: str = Field(
+        "sklearn-mnist",
+        pattern=EXPERIMENT_NAME.pattern,
+        description="The experiment the runs belong to (letters, digits, '-' and '_').",
+    )
+    backend: Backend = Field(
+        default_factory=from_environment("MNIST_FLOW_BACKEND", "local"),
+        description="Where to train: 'local' (a folder on the worker, no cloud account), 'azureml' (Azure ML, "
+        "SDK v1) or 'azureml-v2' (Azure ML, SDK v2). Default: $MNIST_FLOW_BACKEND (each deployment sets its "
+        "own), else local.",
+    )
+    compute_name: str = Field(
+        default_factory=from_environment("AML_COMPUTE_CLUSTER_NAME", "cpu-cluster"),
+        pattern=COMPUTE_NAME.pattern,
+        description="The compute target (Azure ML: 2 to 16 letters, digits or '-'). "
+        "Default: $AML_COMPUTE_CLUSTER_NAME, else cpu-cluster.",
+    )
+    vm_size: str = Field(
+        title="VM size",
+        default_factory=from_environment("AML_COMPUTE_CLUSTER_SKU", "STANDARD_D2_V2"),
+        min_length=1,
+        description="Azure ML: the nodes' VM size. Default: $AML_COMPUTE_CLUSTER_SKU, else STANDARD_D2_V2.",
+    )
+    min_nodes: int = Field(
+        default_factory=from_environment("AML_COMPUTE_CLUSTER_MIN_NODES", 0, whole_number),
+        ge=0,
+        description="Nodes kept when idle. Default: $AML_COMPUTE_CLUSTER_MIN_NODES, else 0.",
+    )
+    max_nodes: int = Field(
+        default_factory=nodes_for,
+        ge=1,
+        description="Training runs executing at once (Azure ML: the cluster's nodes). "
+        "Default: $AML_COMPUTE_CLUSTER_MAX_NODES, else the worker's CPU count locally and 4 on Azure ML.",
+    )
+    vm_priority: Literal["dedicated", "lowpriority"] = Field(
+        "dedicated",
+        title="VM priority",
+        description="Azure ML: dedicated nodes, or cheaper low-priority ones that may be pre-empted.",
+    )
+    idle_seconds_before_scaledown: int = Field(
+        1800,
+        title="Idle seconds before scale-down",
+        ge=0,
+        description="Azure ML: idle seconds before a node is released.",
+    )
+    workspace_dir: str = Field(
+        default_factory=lambda: os.environ.get("MNIST_FLOW_WORKSPACE") or ".workspace",
+        min_length=1,
+        description="The local workspace, and every backend's cache. Default: $MNIST_FLOW_WORKSPACE, "
+        "else .workspace (in the worker's working folder).",
+    )
+    mirrors: tuple[str, ...] = Field(
+        default_factory=mirrors_from_environment,
+        min_length=1,
+        description="Where to download MNIST from, tried in order: http(s) or file:// URLs, or folders. "
+        "Default: $MNIST_MIRROR (comma-separated), else the public mirrors.",
+    )
+    download_timeout: PositiveNumber = Field(
+        30.0, description="Seconds a mirror may stay silent before the next one is tried."
+    )
+    dataset: Dataset = Field(MNIST, description="The data files and their sha256s (default: MNIST's four files).")
+    training_dir: str = Field(str(PROJECT / "training"), description="The folder with train.py, run on the compute.")
+    workspace_config: str = Field("config.json", description="Azure ML: the workspace's config.json (from the portal).")
+    credentials_block: str | None = Field(
+        default_factory=from_environment("MNIST_FLOW_CREDENTIALS_BLOCK", None),
+        pattern=BLOCK_NAME.pattern,
+        description="Azure ML: the name of a prefect-azure AzureMlCredentials block (never a secret itself). "
+        "Default: $MNIST_FLOW_CREDENTIALS_BLOCK (the Azure deployments set it), else none.",
+    )
+    datastore: str | None = Field(
+        None,
+        pattern=DATASTORE_NAME.pattern,
+        description="Azure ML: the datastore to upload to. Default: the workspace's default datastore.",
+    )
+    refresh_cache: bool = Field(False, description="Recompute every step (and train again) instead of reusing.")
+    delete_compute: bool = Field(False, description="Delete the compute target at the end.")
 
     @field_validator("regularization", mode="before")
     @classmethod
@@ -90,15 +179,28 @@ class TrainingParameters(BaseModel):
             raise ValueError(f"unknown backend {backend!r}; expected 'local', 'azureml' or 'azureml-v2'")
         return backend
 
-    @field_validator("experiment_name")
+    @field_validator("experiment_name", "compute_name", "credentials_block", mode="before")
     @classmethod
-    def _azure_experiment_name(cls, name: str) -> str:
-        if not EXPERIMENT_NAME.match(name):
-            raise ValueError(
-                f"experiment name {name!r}: expected letters, digits, '-' or '_' (at most 255), "
-                "starting with a letter or digit"
-            )
+    def _names_by_their_rules(cls, name: Any, info: ValidationInfo) -> Any:
+        pattern, message = NAME_RULES[str(info.field_name)]
+        if name is not None and not pattern.match(str(name)):
+            raise ValueError(message.format(name))
         return name
+
+    @field_validator("min_nodes", "max_nodes", "idle_seconds_before_scaledown", mode="before")
+    @classmethod
+    def _whole_numbers(cls, value: Any, info: ValidationInfo) -> int:
+        number, least = whole_number(value, str(info.field_name)), 1 if info.field_name == "max_nodes" else 0
+        if number < least:
+            raise ValueError(f"{info.field_name} {number}: expected {'at least 1 node' if least else '0 or more'}")
+        return number
+
+    @field_validator("vm_priority", mode="before")
+    @classmethod
+    def _known_priority(cls, priority: Any) -> Any:
+        if priority not in ("dedicated", "lowpriority"):
+            raise ValueError(f"vm_priority {priority!r}: expected 'dedicated' or 'lowpriority'")
+        return priority
 
     @field_validator("workspace_dir")
     @classmethod
@@ -127,39 +229,49 @@ class TrainingParameters(BaseModel):
             raise ValueError(f"training folder {folder!r} has no train.py; expected the tutorial's entry script")
         return str(Path(folder).resolve())
 
-    @field_validator("datastore")
+    @field_validator("datastore", mode="before")
     @classmethod
-    def _datastore_name(cls, name: str | None) -> str | None:
+    def _datastore_name(cls, name: Any) -> Any:
         return check_datastore_name(name)
 
     @model_validator(mode="after")
-    def _azure_settings(self) -> "TrainingParameters":
+    def _cross_field_rules(self) -> "TrainingParameters":
+        """What a schema cannot say: rules between fields, and what needs the worker's machine."""
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(
+                f"max_nodes {self.max_nodes} is below min_nodes {self.min_nodes}; expected max_nodes >= min_nodes"
+            )
         if self.backend in AZURE_BACKENDS:
             check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
         return self
 
     @classmethod
-    def from_flow(cls, arguments: dict[str, Any], from_deployment: bool = False) -> "TrainingParameters":
-        """Validate the flow's arguments (None meaning the default); ConfigError with one line if wrong. A
-        deployment run's folders must lie where the worker allows (flows/checks.py: check_allowed_roots); the
-        command line, run by the machine's own user, may use any."""
-        compute_keys = set(ComputeSpec.model_fields) - {"name"} | {"compute_name"}
-        compute = {k.removeprefix("compute_"): v for k, v in arguments.items() if k in compute_keys}
-        values = {k: v for k, v in arguments.items() if k not in compute_keys}
+    def from_flow(
+        cls, given: "Mapping[str, Any] | TrainingParameters | None", from_deployment: bool = False
+    ) -> "TrainingParameters":
+        """The validated parameters from what the flow was given (None: all defaults); ConfigError with one line
+        if wrong. A deployment run's folders must lie where the worker allows (flows/checks.py:
+        check_allowed_roots); the command line, run by the machine's own user, may use any."""
+        if isinstance(given, TrainingParameters):
+            given = given.model_dump(exclude_unset=True)
+        values = {k: v for k, v in (given or {}).items() if v is not None}
         try:
-            params = cls.model_validate({**values, "compute": {k: v for k, v in compute.items() if v is not None}})
+            params = cls.model_validate(values)
             if from_deployment:  # checked as given (a symlink resolves there), where the worker allows
                 check_allowed_roots(local_paths(values), os.environ, PROJECT)
             return params
         except (ValidationError, ValueError) as exc:
             raise ConfigError(one_line(exc) if isinstance(exc, ValidationError) else str(exc)) from None
 
-    def flow_arguments(self, names: set[str]) -> dict[str, Any]:
-        """The validated values of the flow arguments `names`, as plain JSON (what Prefect records)."""
+    def given(self, names: set[str]) -> dict[str, Any]:
+        """The validated values of `names`, as plain JSON: what the command line hands the flow (and Prefect
+        records as the run's parameters)."""
         plain = self.model_dump(mode="json")
-        compute = plain.pop("compute")
-        plain.update({f"compute_{k}" if k == "name" else k: v for k, v in compute.items()})
         return {name: plain[name] for name in names}
+
+    @property
+    def compute(self) -> ComputeSpec:
+        return ComputeSpec(name=self.compute_name, **self.model_dump(include=set(ComputeSpec.model_fields) - {"name"}))
 
     @property
     def workspace(self) -> WorkspaceRef:

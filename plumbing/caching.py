@@ -14,7 +14,7 @@ result persists in the workspace's `results/`, and concurrent flows take the key
   so a step is bound to the `WorkspaceRef` it receives as its first argument at each call.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -106,11 +106,21 @@ class StillTrue(CachePolicy):
         store = task_ctx.result_store
         if key is None or not store.exists(key):
             return key
-        if flow_parameters.get(REFRESH_PARAMETER):
+        if refresh_requested(flow_parameters):
             _drop(store, key, f"{task_ctx.task.name}: recomputed ({REFRESH_PARAMETER})")
         elif self.check is not None and not self.check(store.read(key).result, inputs):
             _drop(store, key, f"{task_ctx.task.name}: cached result no longer holds (its files are gone); recomputing")
         return key
+
+
+def refresh_requested(flow_parameters: Mapping[str, Any]) -> bool:
+    """Whether the flow was asked to `refresh_cache`: among its parameters, or a field of one (its `params`)."""
+    for value in (flow_parameters, *flow_parameters.values()):
+        if isinstance(value, Mapping) and value.get(REFRESH_PARAMETER) is True:
+            return True
+        if getattr(value, REFRESH_PARAMETER, None) is True:
+            return True
+    return False
 
 
 def _drop(store, key: str, reason: str) -> None:

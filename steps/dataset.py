@@ -8,7 +8,7 @@ describe their own tiny files the same way and pass the description as the flow'
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from workspaces.paths import component_problem, inside
 
@@ -31,9 +31,9 @@ class DataFile(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: str  # the file's name on a mirror
-    name: str  # its name in the downloads folder and the datastore, as the tutorial saves it
-    sha256: str
+    source: str = Field(description="The file's name on a mirror (one name, no folder).")
+    name: str = Field(description="Its name in the downloads folder and the datastore, as the tutorial saves it.")
+    sha256: str = Field(pattern=SHA256.pattern, description="Its content's sha256: 64 lowercase hexadecimal digits.")
 
     @field_validator("source", "name")
     @classmethod
@@ -51,8 +51,8 @@ class DataFile(BaseModel):
 class Dataset(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
-    files: tuple[DataFile, ...]
+    name: str = Field(description="The dataset's name (one name, no folder).")
+    files: tuple[DataFile, ...] = Field(description="Its four files: train and test images and labels, gzipped IDX.")
 
     @field_validator("name")
     @classmethod

@@ -14,7 +14,8 @@ from steps.dataset import LocalFiles
 from workspaces.base import ComputeTarget, WorkspaceRef
 
 
-@workspace_task(exclude=("compute",))  # how many threads fit it changes its speed, not its result
+# how many threads fit it changes its speed, not its result
+@workspace_task(exclude=("compute",), task_run_name="train the baseline")
 def train_baseline(ws: WorkspaceRef, files: LocalFiles, code: TrainingCode, compute: ComputeTarget) -> BaselineResult:
     result = fit_and_score(LogisticRegression(), files, threads=compute.threads_here())
     cpu = f", {result.cpu_seconds:.1f} s of CPU on one thread" if result.cpu_seconds else ""

@@ -6,6 +6,6 @@ from prefect import task
 from steps.code import TrainingCode, describe_training_code
 
 
-@task
+@task(task_run_name="hash the training code")
 def hash_training_code(folder: str) -> TrainingCode:
     return describe_training_code(folder)

@@ -9,7 +9,7 @@ from plumbing.retries import retrying
 from workspaces.base import ComputeSpec, ComputeTarget, WorkspaceRef
 
 
-@task(**retrying())
+@task(task_run_name="connect to the {ws.backend} workspace", **retrying())
 def connect_workspace(ws: WorkspaceRef) -> WorkspaceRef:
     forward_workspace_logs()
     workspace = workspaces.connect(ws)
@@ -17,7 +17,7 @@ def connect_workspace(ws: WorkspaceRef) -> WorkspaceRef:
     return ws
 
 
-@task(**retrying())
+@task(task_run_name="provision {spec.name}", **retrying())
 def provision_compute(ws: WorkspaceRef, spec: ComputeSpec) -> ComputeTarget:
     target = workspaces.open_workspace(ws).provision_compute(spec)
     verb = "created" if target.created else "attached existing"
@@ -25,7 +25,7 @@ def provision_compute(ws: WorkspaceRef, spec: ComputeSpec) -> ComputeTarget:
     return target
 
 
-@task
+@task(task_run_name="delete {compute.name}")
 def delete_compute_target(ws: WorkspaceRef, compute: ComputeTarget) -> None:
     """The tutorial's last cell, `compute_target.delete()`: opt-in (--delete-compute)."""
     workspaces.open_workspace(ws).delete_compute(compute)

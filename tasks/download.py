@@ -12,7 +12,12 @@ from steps.download import download_files, files_intact
 from workspaces.base import WorkspaceRef
 
 
-@workspace_task(still_true=lambda files, inputs: files_intact(files), exclude=("mirrors", "timeout"), **retrying())
+@workspace_task(
+    still_true=lambda files, inputs: files_intact(files),
+    exclude=("mirrors", "timeout"),
+    task_run_name="download {dataset.name}",
+    **retrying(),
+)
 def download_mnist(ws: WorkspaceRef, dataset: Dataset, mirrors: tuple[str, ...], timeout: float) -> LocalFiles:
     """The four files into the workspace's downloads/, checked; bad data stops the flow here, before any
     compute is provisioned."""

@@ -13,7 +13,7 @@ from workspaces.base import WorkspaceRef
 from workspaces.files import write_bytes_atomically
 
 
-@workspace_task(still_true=lambda path, inputs: Path(path).is_file())
+@workspace_task(still_true=lambda path, inputs: Path(path).is_file(), task_run_name="look at the digits")
 def look_at_digits(ws: WorkspaceRef, files: LocalFiles) -> str:
     images, labels = load_raw(files, "train")
     path = ws.reports_dir / "sample-digits.png"

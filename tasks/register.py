@@ -17,7 +17,7 @@ from workspaces.base import RunResult, WorkspaceRef
 from workspaces.locks import exclusive
 
 
-@workspace_task(still_true=still_held(lambda model: model.version), **retrying())
+@workspace_task(still_true=still_held(lambda model: model.version), task_run_name="register the best", **retrying())
 def register_best(
     ws: WorkspaceRef, results: list[RunResult], files: LocalFiles, code: TrainingCode, name: str = MODEL_NAME
 ) -> RegisteredModel:

@@ -44,11 +44,11 @@ def step_states(settle_seconds: float = 10.0) -> dict[str, Counter]:
             time.sleep(0.1)
     states: dict[str, Counter] = {}
     for run in sorted(runs, key=lambda r: str(r.expected_start_time or r.created)):  # ISO times sort as strings
-        states.setdefault(run.name.rsplit("-", 1)[0], Counter())[run.state_name] += 1
+        states.setdefault(run.task_key.rsplit("-", 1)[0], Counter())[run.state_name] += 1  # the function's name
     return states
 
 
-@task
+@task(task_run_name="publish the report")
 def publish_report(
     ws: WorkspaceRef,
     compute: ComputeTarget,

@@ -39,7 +39,9 @@ def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
 
 
 # the target's scale settings are left out of the key (the job names the target): more nodes, same models
-@workspace_task(still_true=still_held(), exclude=("compute", "retrain"), **retrying(retries=2))
+@workspace_task(
+    still_true=still_held(), exclude=("compute", "retrain"), task_run_name="train {job.run_name}", **retrying(retries=2)
+)
 def submit_training(
     ws: WorkspaceRef, compute: ComputeTarget, job: TrainingJob, code: TrainingCode, retrain: bool = False
 ) -> RunResult:

@@ -12,6 +12,6 @@ from steps.dataset import LocalFiles
 from workspaces.base import DataRef, WorkspaceRef
 
 
-@workspace_task(still_true=still_held(), **retrying())
+@workspace_task(still_true=still_held(), task_run_name="upload to {target}", **retrying())
 def upload_data(ws: WorkspaceRef, files: LocalFiles, target: str = "mnist") -> DataRef:
     return workspaces.open_workspace(ws).upload(files.paths, target)

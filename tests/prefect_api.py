@@ -43,7 +43,7 @@ def task_states(flow_run_id) -> dict[str, list[str]]:
     """step name -> the final state names of its task runs (one per run, retries included as one)."""
     states = defaultdict(list)
     for run in task_runs(flow_run_id):
-        states[run.name.rsplit("-", 1)[0]].append(run.state_name)
+        states[run.task_key.rsplit("-", 1)[0]].append(run.state_name)  # the task function's name
     return dict(states)
 
 

@@ -31,10 +31,12 @@ class PrefectStack:
             [PREFECT, *args], env=self.env, cwd=PROJECT, capture_output=True, text=True, timeout=timeout
         )
 
-    def run_deployment(self, name: str, parameters: dict) -> subprocess.CompletedProcess:
-        return self.prefect(
-            "deployment", "run", name, "--params", json.dumps(parameters), "--watch", "--watch-timeout", "400"
-        )
+    def run_deployment(self, name: str, params: dict, *flags: str) -> subprocess.CompletedProcess:
+        """`prefect deployment run NAME --param params=...` with the fields `params` of the flow's parameter."""
+        return self.prefect("deployment", "run", name, "--param", f"params={json.dumps(params)}", *flags)
+
+    def run_deployment_and_watch(self, name: str, params: dict) -> subprocess.CompletedProcess:
+        return self.run_deployment(name, params, "--watch", "--watch-timeout", "400")
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -118,7 +120,7 @@ def completed_runs(prefect_stack, tiny_run_parameters) -> list:
     """The local deployment run twice with the same parameters: the second is all cached."""
     runs = []
     for _ in range(2):
-        result = prefect_stack.run_deployment("mnist-training/local", tiny_run_parameters)
+        result = prefect_stack.run_deployment_and_watch("mnist-training/local", tiny_run_parameters)
         assert result.returncode == 0, result.stdout[-3000:] + (prefect_stack.logs / "worker.log").read_text()[-3000:]
         runs.append(latest_flow_run(prefect_stack))
     return runs

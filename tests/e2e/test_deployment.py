@@ -9,11 +9,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import temporary_settings
 
 from plumbing.prefect_server import PREFECT
 from tests import prefect_api
 from tests.conftest import PROJECT
-from tests.e2e.conftest import latest_flow_run, on
+from tests.e2e.conftest import client_settings, latest_flow_run, on
 from tests.flows.flow_runs import edit_train_script, mlflow_runs, training_processes
 from tests.waiting import wait_until
 
@@ -36,14 +38,41 @@ def test_the_second_run_is_visibly_cached(prefect_stack, completed_runs):
         assert set(states[step]) == {"Cached"}, states
 
 
-def test_a_bad_parameter_fails_the_run_with_the_command_lines_message(prefect_stack, tmp_path):
-    result = prefect_stack.run_deployment(
-        "mnist-training/local", {"regularization": [-1], "workspace_dir": str(tmp_path / "ws")}
-    )
-    assert result.returncode == 1
+def flow_run_count(stack) -> int:
+    with temporary_settings(client_settings(stack)), get_client(sync_client=True) as client:
+        return client.count_flow_runs()
+
+
+def test_the_server_refuses_a_value_the_schema_forbids_and_no_run_is_left(prefect_stack, tmp_path):
+    before = flow_run_count(prefect_stack)
+    answers = {}
+    for bad in (
+        {"regularization": [-1]},
+        {"backend": "azure"},
+        {"max_nodes": 0},
+        {"compute_name": "x y"},
+        {"regularisation": [1]},
+    ):
+        result = prefect_stack.run_deployment("mnist-training/local", {**bad, "workspace_dir": str(tmp_path / "ws")})
+        assert result.returncode == 1, result.stdout
+        answers[next(iter(bad))] = " ".join((result.stdout + result.stderr).split())
+    assert all("Error creating flow run" in answer for answer in answers.values()), answers
+    assert (
+        "Validation failed for field 'params.regularization[0]'. Failure reason: -1 is less than or equal to the "
+        "minimum of 0" in answers["regularization"]
+    ), answers["regularization"]
+    assert "('regularisation' was unexpected)" in answers["regularisation"], answers["regularisation"]
+    assert flow_run_count(prefect_stack) == before  # refused when the run is created: no failed run behind
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_rule_between_fields_fails_the_run_with_the_command_lines_message(prefect_stack, tmp_path):
+    """What a schema cannot say, the flow checks first thing: the run fails with the command line's one line."""
+    params = {"min_nodes": 3, "max_nodes": 2, "workspace_dir": str(tmp_path / "ws")}
+    assert prefect_stack.run_deployment_and_watch("mnist-training/local", params).returncode == 1
     run = latest_flow_run(prefect_stack)
     assert run.state_name == "Failed"
-    assert "regularization rate -1: expected a positive finite number, such as 0.8" in run.state.message
+    assert "max_nodes 2 is below min_nodes 3; expected max_nodes >= min_nodes" in run.state.message
     assert not (tmp_path / "ws").exists()  # nothing was done
 
 
@@ -63,7 +92,7 @@ def test_a_deployment_run_may_not_use_a_folder_the_worker_does_not_allow(prefect
     try:
         shutil.copytree(PROJECT / "training", outside / "training")
         parameters = {**tiny_run_parameters, "training_dir": str(outside / "training")}
-        assert prefect_stack.run_deployment("mnist-training/local", parameters).returncode == 1
+        assert prefect_stack.run_deployment_and_watch("mnist-training/local", parameters).returncode == 1
         run = latest_flow_run(prefect_stack)
         assert run.state_name == "Failed"
         assert "is outside the folders this worker lets a deployment run use" in run.state.message
@@ -77,8 +106,14 @@ def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):
     result = prefect_stack.prefect("deployment", "ls")
     assert all(f"mnist-training/{name}" in result.stdout for name in ("local", "azureml", "azureml-v2"))
     details = prefect_stack.prefect("deployment", "inspect", "mnist-training/azureml").stdout
-    assert "'credentials_block': 'mnist-azureml'" in details and "service_principal_password" not in details
-    assert "'work_pool_name': 'mnist-local'" in details and "'enforce_parameter_schema': False" in details
+    assert "'MNIST_FLOW_BACKEND': 'azureml'" in details and "'MNIST_FLOW_CREDENTIALS_BLOCK': 'mnist-azureml'" in details
+    assert "service_principal_password" not in details
+    assert "'work_pool_name': 'mnist-local'" in details and "'enforce_parameter_schema': True" in details
+    schema = prefect_stack.prefect("deployment", "inspect", "mnist-training/local", "--output", "json").stdout
+    fields = json.loads(schema)["parameter_openapi_schema"]["definitions"]["TrainingParameters"]["properties"]
+    assert fields["backend"]["enum"] == ["local", "azureml", "azureml-v2"]
+    assert fields["regularization"]["default"] == [0.8] and fields["regularization"]["items"]["exclusiveMinimum"] == 0
+    assert all(field.get("description") for field in fields.values())  # the form explains every field
 
 
 def test_cancelling_a_deployment_run_stops_its_training_runs(
@@ -88,7 +123,7 @@ def test_cancelling_a_deployment_run_stops_its_training_runs(
     edit_train_script(training, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     workspace = tmp_path / "ws"
     parameters = {**tiny_run_parameters, "training_dir": str(training), "workspace_dir": str(workspace)}
-    result = prefect_stack.prefect("deployment", "run", "mnist-training/local", "--params", json.dumps(parameters))
+    result = prefect_stack.run_deployment("mnist-training/local", parameters)
     assert result.returncode == 0, result.stdout
     run = latest_flow_run(prefect_stack)
     datastore = str(workspace / "datastore")

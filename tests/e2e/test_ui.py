@@ -6,8 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import temporary_settings
 
 from tests.conftest import PROJECT
+from tests.e2e.conftest import client_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.xdist_group("prefect-stack")]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -65,4 +68,37 @@ def test_the_flow_run_page_shows_what_a_person_checks(prefect_stack, completed_r
     image.wait_for(timeout=30_000)
     assert image.evaluate("img => img.complete && img.naturalWidth") > 100  # decoded, not a broken image
     page.screenshot(path=str(SCREENSHOTS / "sample-digits-artifact.png"))
+    page.close()
+
+
+def field(page, label: str):
+    """The run form's block for a parameter field, found by its label as a person finds it."""
+    return (
+        page.locator(".schema-form-property")
+        .filter(has=page.locator(".schema-form-property__label", has_text=label))
+        .last
+    )
+
+
+def test_the_custom_run_form_shows_defaults_choices_and_descriptions(prefect_stack, browser):
+    """Deployments > local > Run > Custom run: the fields of the flow's parameters, not empty boxes."""
+    with temporary_settings(client_settings(prefect_stack)), get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("mnist-training/local")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log_in(page, prefect_stack)
+    page.goto(f"{prefect_stack.url}/deployments/deployment/{deployment.id}/run")
+    rates = field(page, "Regularization").locator("input").first
+    rates.wait_for(timeout=60_000)
+    assert rates.input_value() == "0.8"  # the tutorial's default, shown
+    assert "C = 1/rate" in field(page, "Regularization").inner_text()  # and described
+    priority = field(page, "VM priority").locator(".p-select-button__value")
+    assert priority.inner_text().strip() == "dedicated"  # a choice with its default chosen
+    backend = field(page, "Backend").locator("button.p-select-button__control")  # a choice, not a text box
+    backend.focus()
+    page.keyboard.press("ArrowDown")  # opens the list (a mouse click does not, in headless Chromium)
+    options = page.locator(".p-select-option")
+    options.first.wait_for(timeout=30_000)
+    assert [text.strip() for text in options.all_inner_texts()] == ["local", "azureml", "azureml-v2"]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "custom-run-form.png"), full_page=True)
     page.close()

@@ -74,7 +74,7 @@ def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work
     workspace = tmp_path / "ws"
     command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *TWO_RATES)
     first = FlowProcess(command, subprocess_env)
-    finished = "Task run 'submit_training-"  # ... - Finished in state Completed(): its result is in the cache
+    finished = "Task run 'train reg-0.8'"  # ... - Finished in state Completed(): its result is in the cache
     wait_until(
         lambda: (
             any(finished in line and "Finished in state Completed" in line for line in first.lines)

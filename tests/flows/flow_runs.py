@@ -16,9 +16,10 @@ MAIN = PROJECT / "flows" / "main.py"
 TWO_RATES = ("--regularization", "0.8", "--regularization", "0.4")  # flags of two training runs
 
 
-def run_flow(**arguments):
-    """The flow's final state, run in this process against the session's Prefect server."""
-    return mnist_training(**arguments, return_state=True)
+def run_flow(**params):
+    """The flow's final state, run in this process against the session's Prefect server with `params` (the
+    fields of its one parameter)."""
+    return mnist_training(params=params, return_state=True)
 
 
 def flow_run_id(state):

@@ -44,6 +44,8 @@ def test_adding_a_rate_runs_exactly_one_new_training_run(flow, tmp_path):
     second = flow(regularization=[0.8, 0.05])
     assert second.is_completed(), second.message
     assert sorted(task_states(flow_run_id(second))["submit_training"]) == ["Cached", "Completed"]
+    names = {run.name for run in task_runs(flow_run_id(second))}  # what the run graph's bars say
+    assert {"train reg-0.8", "train reg-0.05", "download tiny-mnist", "train the baseline"} <= names
     assert [r.data.tags["mlflow.runName"] for r in mlflow_runs(tmp_path / "ws")] == ["reg-0.8", "reg-0.05"]
     rows = artifacts(flow_run_id(second))["training-metrics"].data
     assert "reg-0.05" in rows and "reg-0.8" in rows and "local baseline" in rows
@@ -101,5 +103,5 @@ def test_a_runs_lines_reach_the_prefect_log_while_it_is_still_running(flow, trai
     state = flow(training_dir=str(training_copy))
     assert state.is_completed(), state.message
     line = next(r for r in log_records(flow_run_id(state), "fitting begins") if r.message == "[reg-0.8] fitting begins")
-    run = next(r for r in task_runs(flow_run_id(state)) if r.name.startswith("submit_training"))
+    run = next(r for r in task_runs(flow_run_id(state)) if r.name == "train reg-0.8")
     assert (run.end_time - line.timestamp).total_seconds() > 3  # logged while the run still had 4 s to go

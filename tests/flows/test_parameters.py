@@ -25,7 +25,11 @@ def params(**arguments) -> TrainingParameters:
         ({"max_nodes": 0}, r"max_nodes 0: expected at least 1 node"),
         ({"max_nodes": 2, "min_nodes": 3}, r"max_nodes 2 is below min_nodes 3; expected max_nodes >= min_nodes"),
         ({"max_nodes": "two"}, r"max_nodes='two': expected a whole number"),
-        ({"min_nodes": -1}, r"min_nodes -1, idle seconds 1800: expected numbers of 0 or more"),
+        ({"min_nodes": -1}, r"min_nodes -1: expected 0 or more"),
+        ({"idle_seconds_before_scaledown": -5}, r"idle_seconds_before_scaledown -5: expected 0 or more"),
+        ({"credentials_block": "My Block"}, r"credentials block 'My Block': expected a Prefect block name"),
+        ({"refresh_cache": "perhaps"}, r"refresh_cache='perhaps': Input should be a valid boolean"),
+        ({"unknown": 1}, r"unknown=1: Extra inputs are not permitted"),
         ({"compute_name": "x"}, r"compute name 'x': expected 2 to 16 letters"),
         ({"vm_priority": "spot"}, r"vm_priority 'spot': expected 'dedicated' or 'lowpriority'"),
         ({"mirrors": ["ftp://example.org/mnist"]}, r"mirror 'ftp://example.org/mnist': expected an http://"),
@@ -151,8 +155,39 @@ def test_a_rate_given_twice_is_one_run():
 
 def test_flow_arguments_are_the_validated_values(tmp_path):
     p = params(regularization=["0.5"], max_nodes="2", mirrors=[str(tmp_path)])
-    assert p.flow_arguments({"regularization", "max_nodes", "mirrors"}) == {
+    assert p.given({"regularization", "max_nodes", "mirrors"}) == {
         "regularization": [0.5],
         "max_nodes": 2,
         "mirrors": [str(tmp_path)],
     }
+
+
+def test_the_run_form_shows_defaults_choices_bounds_and_a_description_per_field():
+    """The schema Prefect records for the deployments (and the server enforces) is the model's."""
+    from flows.main import mnist_training
+
+    schema = mnist_training.parameters.model_dump_for_openapi()
+    assert schema["required"] == ["params"]
+    fields = schema["definitions"]["TrainingParameters"]["properties"]
+    assert list(fields) == list(TrainingParameters.model_fields)
+    assert all(field.get("description") for field in fields.values())
+    assert fields["regularization"]["default"] == [0.8] and fields["regularization"]["minItems"] == 1
+    assert fields["regularization"]["items"]["exclusiveMinimum"] == 0
+    priority = fields["vm_priority"]
+    assert (priority["enum"], priority["default"]) == (["dedicated", "lowpriority"], "dedicated")
+    assert fields["max_nodes"]["minimum"] == 1 and fields["compute_name"]["pattern"].startswith("^[A-Za-z]")
+    # what the environment decides has no default in the form: it resolves on the worker, when the run starts
+    for name in ("backend", "compute_name", "vm_size", "min_nodes", "max_nodes", "workspace_dir", "mirrors"):
+        assert "default" not in fields[name] and "$" in fields[name]["description"], name
+
+
+def test_a_deployments_backend_and_block_come_from_its_worker_environment(monkeypatch):
+    pytest.importorskip("azureml.core", reason="the `azure` extra is not installed")
+    monkeypatch.setenv("MNIST_FLOW_BACKEND", "azureml")
+    monkeypatch.setenv("MNIST_FLOW_CREDENTIALS_BLOCK", "mnist-azureml")
+    p = params(regularization=[0.4])  # a run that gives only its rates still goes where its deployment does
+    assert (p.backend, p.credentials_block, p.compute.max_nodes) == ("azureml", "mnist-azureml", 4)
+    assert params(backend="local").backend == "local"  # a value given beats the environment
+    monkeypatch.setenv("MNIST_FLOW_BACKEND", "azure")
+    with pytest.raises(ConfigError, match=r"unknown backend 'azure'"):
+        params()
