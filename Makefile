@@ -4,6 +4,7 @@
 # make lint   ruff (check and format check) and mypy, as CI runs them before the tests
 # make install-azure   add the Azure ML SDK v1 (the `azure` extra) for --backend azureml
 # make install-azure-v2   add the Azure ML SDK v2 (the `azure-v2` extra: azure-ai-ml) for --backend azureml-v2
+# make serve  serve the champion with `mlflow models serve` on 127.0.0.1:5001 (MODEL=models:/sklearn_mnist/3, PORT=)
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # pytest workers: the flow tests mostly wait (on processes, servers, back-off), so three overlap well on 2 cores
@@ -15,7 +16,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install install-azure install-azure-v2 azurite run test lint bench clean
+.PHONY: install install-azure install-azure-v2 azurite run serve test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -54,6 +55,14 @@ install-azure-v2: $(VENV)/.azure-v2-$(PINS)
 
 run: $(VENV)/.base-$(PINS)
 	$(BIN)/python flows/main.py $(ARGS)
+
+# the local registry's model through MLflow's own server; PATH holds the venv because it execs `uvicorn`
+WORKSPACE ?= $(or $(MNIST_FLOW_WORKSPACE),.workspace)
+MODEL ?= models:/sklearn_mnist@champion
+PORT ?= 5001
+serve: $(VENV)/.base-$(PINS)
+	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI="sqlite:///$(abspath $(WORKSPACE))/mlflow.db" \
+		$(BIN)/mlflow models serve -m "$(MODEL)" --env-manager local -h 127.0.0.1 -p $(PORT)
 
 test: $(VENV)/.test-$(PINS) azurite
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""The command line of `python flows/main.py`: flags in, the flow's parameters out, one clear line on error.
+"""The command lines of `python flows/main.py` and `python flows/score.py`: flags in, the flow's parameters out,
+one clear line on error. Each flag is a field of the flow's parameter model, declared there once.
 
 Exit status: 0 when the flow completed; 2 for bad input (nothing was downloaded, provisioned or written);
 1 when the flow failed (its error, with a failed run's last log lines); 130 when interrupted (Ctrl-C), after
@@ -9,13 +10,15 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from flows.parameters import TrainingParameters
+from flows.parameters import FlowParameters, TrainingParameters
 from workspaces import stop_all_runs
 from workspaces.errors import ConfigError, FlowError
 
@@ -23,17 +26,36 @@ from workspaces.errors import ConfigError, FlowError
 FLAGS = {"mirrors": "--mirror", "idle_seconds_before_scaledown": "--idle-seconds"}
 METAVARS = {"regularization": "RATE", "mirrors": "URL_OR_DIR", "dataset": "FILE.json", "vm_size": "SKU", "nodes": "N"}
 METAVARS |= {"scaledown": "SECONDS", "timeout": "SECONDS", "config": "FILE", "block": "NAME", "datastore": "NAME"}
+METAVARS |= {"model": "VERSION_OR_ALIAS", "images": "FILE_OR_DIR", "labels": "FILE"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class CommandLine:
+    """A flow's command line: its parameter model, and what to print when the flow completed."""
+
+    prog: str
+    description: str
+    parameters: type[FlowParameters]
+    completed: Callable[[Any], str]
+
+
+TRAINING = CommandLine(
+    "python flows/main.py",
+    "Train the Azure ML tutorial's MNIST model for each regularization rate, register the best.",
+    TrainingParameters,
+    lambda version: f"registered model {version.name} version {version.version}: accuracy {version.accuracy:.4f}",
+)
+
+
+def build_parser(command: CommandLine = TRAINING) -> argparse.ArgumentParser:
     """A flag per field of the flow's parameters (flows/parameters.py), with its description as help: declared
     once, there. A list field's flag is repeated for several values; `--dataset` names a JSON file."""
     parser = argparse.ArgumentParser(
-        prog="python flows/main.py",
-        description="Train the Azure ML tutorial's MNIST model for each regularization rate, register the best.",
+        prog=command.prog,
+        description=command.description,
         epilog="Every flag is also a field of the deployments' run form (the parameter of the same name).",
     )
-    for name, field in TrainingParameters.model_fields.items():
+    for name, field in command.parameters.model_fields.items():
         flag = FLAGS.get(name, "--" + name.replace("_", "-"))
         help_text = (field.description or "").replace("%", "%%")
         if field.annotation is bool:
@@ -64,13 +86,13 @@ def read_dataset(path: str) -> dict:
         raise ConfigError(f"--dataset {path!r}: expected a readable JSON file describing the files ({exc})") from None
 
 
-def flow_arguments(argv: list[str] | None) -> dict:
+def flow_arguments(argv: list[str] | None, command: CommandLine = TRAINING) -> dict:
     """The flow's parameters for the flags given, validated: what the flow is called with; ConfigError if one is
     wrong. Only what was given is handed on: the rest resolve in the flow, as in a deployment run."""
-    given = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if v is not None}
+    given = {k: v for k, v in vars(build_parser(command).parse_args(argv)).items() if v is not None}
     if "dataset" in given:
         given["dataset"] = read_dataset(given["dataset"])
-    return TrainingParameters.from_flow(given).given(set(given))
+    return command.parameters.from_flow(given).given(set(given))
 
 
 # Settings of the temporary server Prefect starts when no PREFECT_API_URL is set; a value the user set is kept.
@@ -85,11 +107,11 @@ TEMPORARY_SERVER_DEFAULTS = {
 }
 
 
-def check_command_line(argv: list[str] | None = None) -> None:
+def check_command_line(argv: list[str] | None = None, command: CommandLine = TRAINING) -> None:
     """Exit now on --help or bad input: the user should not wait for Prefect and MLflow to load for either.
     Runs before Prefect is imported, so it also sets the defaults Prefect reads when it loads its settings."""
     try:
-        flow_arguments(argv)
+        flow_arguments(argv, command)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -97,9 +119,9 @@ def check_command_line(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
 
 
-def main(flow, argv: list[str] | None = None) -> int:
+def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -> int:
     try:
-        arguments = flow_arguments(argv)
+        arguments = flow_arguments(argv, command)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -110,8 +132,7 @@ def main(flow, argv: list[str] | None = None) -> int:
         print("interrupted: the training runs were stopped and marked KILLED", file=sys.stderr)
         return 130
     if state.is_completed():
-        version = state.result()
-        print(f"registered model {version.name} version {version.version}: accuracy {version.accuracy:.4f}")
+        print(command.completed(state.result()))
         return 0
     error = state.result(raise_on_failure=False)
     print(f"error: {error if isinstance(error, FlowError) else state.message}", file=sys.stderr)

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -70,7 +70,43 @@ def nodes_for(data: dict[str, Any]) -> int:
     return from_environment("AML_COMPUTE_CLUSTER_MAX_NODES", fallback, whole_number)()
 
 
-class TrainingParameters(BaseModel):
+class FlowParameters(BaseModel):
+    """A flow's one parameter: validated in the flow's body (`from_flow`), so a command line and a deployment run
+    get the same one-line messages, and a deployment run's paths are checked against the worker's allowed roots."""
+
+    @classmethod
+    def from_flow(cls, given: "Mapping[str, Any] | FlowParameters | None", from_deployment: bool = False) -> Self:
+        """The validated parameters from what the flow was given (None: all defaults); ConfigError with one line
+        if wrong. A deployment run's folders must lie where the worker allows (flows/checks.py:
+        check_allowed_roots); the command line, run by the machine's own user, may use any."""
+        if isinstance(given, FlowParameters):
+            given = given.model_dump(exclude_unset=True)
+        values = {k: v for k, v in (given or {}).items() if v is not None}
+        try:
+            params = cls.model_validate(values)
+            if from_deployment:  # checked as given (a symlink resolves there), where the worker allows
+                check_allowed_roots(cls.local_paths(values), os.environ, PROJECT)
+            return params
+        except (ValidationError, ValueError) as exc:
+            raise ConfigError(one_line(exc) if isinstance(exc, ValidationError) else str(exc)) from None
+
+    @classmethod
+    def local_paths(cls, arguments: dict[str, Any]) -> dict[str, list[str]]:
+        """The folders and files of this machine that the given arguments name."""
+        raise NotImplementedError
+
+    def given(self, names: set[str]) -> dict[str, Any]:
+        """The validated values of `names`, as plain JSON: what the command line hands the flow (and Prefect
+        records as the run's parameters)."""
+        plain = self.model_dump(mode="json")
+        return {name: plain[name] for name in names}
+
+
+def workspace_from_environment() -> str:
+    return os.environ.get("MNIST_FLOW_WORKSPACE") or ".workspace"
+
+
+class TrainingParameters(FlowParameters):
     """What one run of mnist-training is given. Left empty, a value takes its default; where the default comes
     from the worker's environment, the field says which variable."""
 
@@ -128,7 +164,7 @@ class TrainingParameters(BaseModel):
         description="Azure ML: idle seconds before a node is released.",
     )
     workspace_dir: str = Field(
-        default_factory=lambda: os.environ.get("MNIST_FLOW_WORKSPACE") or ".workspace",
+        default_factory=workspace_from_environment,
         min_length=1,
         description="The local workspace, and every backend's cache. Default: $MNIST_FLOW_WORKSPACE, "
         "else .workspace (in the worker's working folder).",
@@ -246,28 +282,8 @@ class TrainingParameters(BaseModel):
         return self
 
     @classmethod
-    def from_flow(
-        cls, given: "Mapping[str, Any] | TrainingParameters | None", from_deployment: bool = False
-    ) -> "TrainingParameters":
-        """The validated parameters from what the flow was given (None: all defaults); ConfigError with one line
-        if wrong. A deployment run's folders must lie where the worker allows (flows/checks.py:
-        check_allowed_roots); the command line, run by the machine's own user, may use any."""
-        if isinstance(given, TrainingParameters):
-            given = given.model_dump(exclude_unset=True)
-        values = {k: v for k, v in (given or {}).items() if v is not None}
-        try:
-            params = cls.model_validate(values)
-            if from_deployment:  # checked as given (a symlink resolves there), where the worker allows
-                check_allowed_roots(local_paths(values), os.environ, PROJECT)
-            return params
-        except (ValidationError, ValueError) as exc:
-            raise ConfigError(one_line(exc) if isinstance(exc, ValidationError) else str(exc)) from None
-
-    def given(self, names: set[str]) -> dict[str, Any]:
-        """The validated values of `names`, as plain JSON: what the command line hands the flow (and Prefect
-        records as the run's parameters)."""
-        plain = self.model_dump(mode="json")
-        return {name: plain[name] for name in names}
+    def local_paths(cls, arguments: dict[str, Any]) -> dict[str, list[str]]:
+        return training_paths(arguments)
 
     @property
     def compute(self) -> ComputeSpec:
@@ -285,7 +301,7 @@ class TrainingParameters(BaseModel):
         )
 
 
-def local_paths(arguments: dict[str, Any]) -> dict[str, list[str]]:
+def training_paths(arguments: dict[str, Any]) -> dict[str, list[str]]:
     """The folders and files of this machine that the given arguments name: where to write, what code to run,
     what to read (a mirror that is a folder or a file:// URL; an http(s) mirror is no folder of this machine)."""
     paths = {

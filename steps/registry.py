@@ -9,20 +9,15 @@ the registered model's, not the run's memory.
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
-import joblib
-import numpy as np
 from pydantic import BaseModel, ConfigDict
-from sklearn.metrics import confusion_matrix
 
 from steps.code import TrainingCode
-from steps.dataset import LocalFiles
-from steps.mnist import load_split
 from workspaces.base import ModelVersion, RunResult, Workspace
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "sklearn_mnist"
+CHAMPION = "champion"  # the best version's alias (MLflow) or tag (Azure ML)
 INPUT_CONTRACT = "784 float pixels in 0..1 (the 28x28 image's bytes divided by 255), row by row"
 
 
@@ -75,10 +70,3 @@ def register(workspace: Workspace, run: RunResult, name: str, tags: dict[str, st
         workspace.set_champion(version, champion)
         is_champion = True
     return version.model_copy(update={"created": existing is None, "champion": is_champion, "url": run.url})
-
-
-def score_model_file(path: Path, files: LocalFiles) -> tuple[float, list[list[int]]]:
-    X_test, y_test = load_split(files, "test")
-    predicted = joblib.load(path).predict(X_test)
-    matrix = confusion_matrix(y_test, predicted, labels=list(range(10)))
-    return float(np.average(predicted == y_test)), matrix.tolist()

@@ -34,11 +34,11 @@ def metrics_rows(results: list[RunResult], baseline: BaselineResult, model: Regi
     return rows
 
 
-def confusion_markdown(matrix: list[list[int]]) -> str:
+def confusion_markdown(matrix: list[list[int]], title: str = "Confusion matrix of the registered model") -> str:
     header = "| true \\ predicted | " + " | ".join(str(d) for d in range(10)) + " |"
     rule = "|---" * 11 + "|"
     rows = [f"| **{digit}** | " + " | ".join(str(n) for n in row) + " |" for digit, row in enumerate(matrix)]
-    return "\n".join(["# Confusion matrix of the registered model", "", header, rule, *rows])
+    return "\n".join([f"# {title}", "", header, rule, *rows])
 
 
 def model_card(model: RegisteredModel) -> str:

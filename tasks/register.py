@@ -12,7 +12,8 @@ from plumbing.caching import still_held, workspace_task
 from plumbing.retries import retrying
 from steps.code import TrainingCode
 from steps.dataset import LocalFiles
-from steps.registry import MODEL_NAME, RegisteredModel, best_run, lineage_tags, register, score_model_file
+from steps.registry import MODEL_NAME, RegisteredModel, best_run, lineage_tags, register
+from steps.scoring import score_model
 from workspaces.base import RunResult, WorkspaceRef
 from workspaces.locks import exclusive
 
@@ -37,5 +38,5 @@ def register_best(
         champion,
     )
     with tempfile.TemporaryDirectory() as folder:
-        accuracy, matrix = score_model_file(workspace.fetch_model(version, Path(folder)), files)
+        accuracy, matrix = score_model(workspace.load_model(version, Path(folder)), files)
     return RegisteredModel(version=version, test_accuracy=accuracy, confusion=matrix)

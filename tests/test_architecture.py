@@ -32,6 +32,7 @@ RULES = {
     "plumbing": ("flows", "tasks", "steps", *SDKS, *ADAPTERS),
     "tasks": ("flows", *SDKS, *ADAPTERS),
     "flows.main": (*SDKS, *ADAPTERS),
+    "flows.score": (*SDKS, *ADAPTERS),
     "flows": ("prefect", *SDKS, *ADAPTERS),  # parameters and the command line answer before Prefect loads
 }
 # the one place that chooses an adapter: it imports each lazily, when asked for it

@@ -5,18 +5,30 @@ mount point; the files are under its `mnist/` folder (the tutorial's layout), or
 folder is mounted. Metrics go through MLflow: locally to the workspace's MLflow run whose id the adapter puts
 in MLFLOW_RUN_ID, inside an Azure ML run (with azureml-mlflow) to that run, where `run.get_metrics()` reads
 them. It never imports Prefect.
+
+Besides the tutorial's pickle (which the SDK v1 registration reads), the model is saved as an MLflow model in
+`outputs/mlflow_model`: the scikit-learn flavour in skops format (MLflow's safe default, no pickle to trust),
+with a signature (784 float32 values in 0..1 in, an integer label out), an input example, and pip requirements
+written out rather than inferred (inference loads the model again in a subprocess, seconds per run). It is
+saved, not logged: `log_model` also calls MLflow 3's LoggedModel API, which only the local registry answers;
+the local adapter makes the logged model from this folder when it registers a version.
 """
 
 import argparse
 import os
+from importlib.metadata import version
 
 import joblib
 import mlflow
+import mlflow.sklearn
 import numpy as np
+from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 from utils import load_split
 
 MODEL_FILE = os.path.join("outputs", "sklearn_mnist_model.pkl")
+MLFLOW_MODEL_DIR = os.path.join("outputs", "mlflow_model")
+SERVING_PACKAGES = ("scikit-learn", "numpy", "skops")  # what the model's environment needs besides MLflow
 
 
 def parse_args():
@@ -51,12 +63,26 @@ def main():
         acc = float(np.average(y_hat == y_test))
         print("Accuracy is", acc)
 
+        mlflow.log_param("regularization rate", float(args.reg))
         mlflow.log_metric("regularization rate", float(args.reg))
         mlflow.log_metric("accuracy", acc)
 
         # files saved in the "outputs" folder are uploaded with the run (Azure ML) or kept in its folder (local)
         os.makedirs("outputs", exist_ok=True)
         joblib.dump(value=clf, filename=MODEL_FILE)
+        save_mlflow_model(clf, X_test)
+
+
+def save_mlflow_model(clf, X_test):
+    sample = X_test[:5]
+    mlflow.sklearn.save_model(
+        clf,
+        MLFLOW_MODEL_DIR,
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+        signature=infer_signature(sample, clf.predict(sample)),
+        input_example=sample[:1],
+        pip_requirements=[f"{name}=={version(name)}" for name in SERVING_PACKAGES],
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -265,4 +265,12 @@ class Workspace(Protocol):
     def champion(self, name: str) -> ModelVersion | None: ...
     def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None: ...
     def fetch_model(self, version: ModelVersion, dest: Path) -> Path: ...  # verifies the sha256
+    def load_model(self, version: ModelVersion, folder: Path) -> Any: ...  # fetched, checked, ready to predict
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool: ...
+
+
+class ScoringRegistry(Protocol):
+    """What the scoring flow needs of a registry: a version by number or alias, and its model, checked."""
+
+    def model_version(self, name: str, ref: str) -> ModelVersion: ...  # ConfigError naming what there is
+    def load_model(self, version: ModelVersion, folder: Path) -> Any: ...

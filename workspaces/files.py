@@ -28,18 +28,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sha256_tree(folder: Path) -> str:
-    """One hash over the relative names and contents of a folder's source files (SOURCE_IGNORE left out)."""
+def sha256_tree(folder: Path, ignore: tuple[str, ...] = SOURCE_IGNORE) -> str:
+    """One hash over the relative names and contents of a folder's files (by default its source files: what
+    running a script leaves there, SOURCE_IGNORE, left out)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not ignored(p.relative_to(folder))):
+    files = (p for p in Path(folder).rglob("*") if p.is_file() and not ignored(p.relative_to(folder), ignore))
+    for path in sorted(files):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(sha256_file(path).encode() + b"\n")
     return digest.hexdigest()
 
 
-def ignored(relative: Path) -> bool:
-    """Whether a file of a source folder is what running a script leaves there (SOURCE_IGNORE)."""
-    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SOURCE_IGNORE)
+def ignored(relative: Path, ignore: tuple[str, ...] = SOURCE_IGNORE) -> bool:
+    """Whether a file of a folder matches one of `ignore` (by default, what running a script leaves there)."""
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in ignore)
 
 
 def explain_os_error(exc: OSError, path: Path) -> WorkspaceError:

@@ -1,4 +1,4 @@
-"""The `local` deployment, run by a real worker against a real server, as the README's path does."""
+"""The `local` and `score` deployments, run by a real worker against a real server, as the README's path does."""
 
 import json
 import shutil
@@ -36,6 +36,21 @@ def test_the_second_run_is_visibly_cached(prefect_stack, completed_runs):
     states = on(prefect_stack, prefect_api.task_states, completed_runs[1].id)
     for step in ("download_mnist", "upload_data", "train_baseline", "submit_training", "register_best"):
         assert set(states[step]) == {"Cached"}, states
+
+
+def test_the_score_deployment_scores_with_the_champion_the_training_runs_registered(
+    prefect_stack, completed_runs, tiny_run_parameters
+):
+    workspace = Path(tiny_run_parameters["workspace_dir"])
+    result = prefect_stack.run_deployment_and_watch("mnist-scoring/score", {"workspace_dir": str(workspace)})
+    assert result.returncode == 0, result.stdout[-3000:]
+    run = latest_flow_run(prefect_stack)
+    shown = on(prefect_stack, prefect_api.artifacts, run.id)
+    assert (
+        "# Scores of sklearn_mnist version 1" in shown["scores"].data and "digits scored: 100" in shown["scores"].data
+    )
+    assert {"scoring-confusion-matrix", "least-confident"} <= set(shown)
+    assert (workspace / "scores" / "predictions.csv").read_text().count("\n") == 101  # a header and 100 rows
 
 
 def flow_run_count(stack) -> int:
@@ -105,6 +120,7 @@ def test_a_deployment_run_may_not_use_a_folder_the_worker_does_not_allow(prefect
 def test_the_deployments_are_the_ones_prefect_yaml_declares(prefect_stack):
     result = prefect_stack.prefect("deployment", "ls")
     assert all(f"mnist-training/{name}" in result.stdout for name in ("local", "azureml", "azureml-v2"))
+    assert "mnist-scoring/score" in result.stdout
     details = prefect_stack.prefect("deployment", "inspect", "mnist-training/azureml").stdout
     assert "'MNIST_FLOW_BACKEND': 'azureml'" in details and "'MNIST_FLOW_CREDENTIALS_BLOCK': 'mnist-azureml'" in details
     assert "service_principal_password" not in details

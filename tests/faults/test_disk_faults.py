@@ -4,7 +4,7 @@ anyway); where mounting is not allowed the full-disk cases are skipped with that
 
 import subprocess
 
-import joblib
+import numpy as np
 import pytest
 
 from tests.flows.flow_runs import model_versions
@@ -60,8 +60,8 @@ def test_a_full_disk_is_one_clear_error_and_the_registry_survives(flow, small_di
         path.unlink()
     (small_disk / "filler").unlink()
     assert [str(v.version) for v in model_versions(workspace)] == ["1"]
-    model = LocalWorkspace(workspace).fetch_model(first.result(), small_disk / "model")  # its sha256 checked
-    assert joblib.load(model).predict([[0.0] * 784]).shape == (1,)
+    model = LocalWorkspace(workspace).load_model(first.result(), small_disk / "model")  # its sha256 checked
+    assert model.predict(np.zeros((1, 784), dtype=np.float32)).shape == (1,)
 
 
 def test_a_copy_that_fills_the_disk_leaves_no_half_file(small_disk, tmp_path):

@@ -1,15 +1,19 @@
-"""No secret in any log line, artifact, parameter or workspace file of a run; a registered model file that
+"""No secret in any log line, artifact, parameter or workspace file of a run; a registered model whose files
 changed after registration is refused."""
 
 import json
 import uuid
 
+import joblib
+import numpy as np
 import pytest
 from prefect.client.orchestration import get_client
 
 from tests.flows.flow_runs import flow_run_id
 from tests.prefect_api import artifacts, log_lines
+from workspaces.base import ModelVersion
 from workspaces.errors import DataError
+from workspaces.files import sha256_file
 from workspaces.local.workspace import LocalWorkspace
 
 SECRET = f"fake-sp-secret-{uuid.uuid4().hex}"
@@ -43,12 +47,30 @@ def test_a_service_principal_secret_never_leaves_the_environment(backend, servic
     assert len(recorded) > 20 and not [text for text in recorded if SECRET in text]
 
 
-def test_a_registered_model_that_changed_is_refused(flow, tmp_path):
+@pytest.mark.parametrize("changed", ["model.skops", "MLmodel", "requirements.txt"])
+def test_a_registered_model_that_changed_is_refused(changed, flow, tmp_path):
     version = flow().result()
     workspace = LocalWorkspace(tmp_path / "ws")
-    model = workspace.fetch_model(version, tmp_path / "ok")  # the registered file, its sha256 checked
-    registered = next((tmp_path / "ws" / "mlartifacts").rglob("sklearn_mnist_model.pkl"))
-    registered.write_bytes(registered.read_bytes() + b"tampered")
-    with pytest.raises(DataError, match="the model file changed after registration: refusing to load it"):
+    model = workspace.fetch_model(version, tmp_path / "ok")  # the registered files, their sha256 checked
+    registered = next((tmp_path / "ws" / "mlartifacts").glob(f"*/models/*/artifacts/{changed}"))
+    registered.write_bytes(registered.read_bytes() + b"\n")
+    with pytest.raises(DataError, match="the model changed after registration: refusing to load it"):
         workspace.fetch_model(version, tmp_path / "refused")
-    assert model.exists() and not (tmp_path / "refused" / "sklearn_mnist_model.pkl").exists()
+    assert (model / changed).exists() and list((tmp_path / "refused").iterdir()) == []
+
+
+def test_a_version_registered_before_the_mlflow_model_is_fetched_as_its_pickle(flow, tmp_path):
+    """A workspace from before the MLflow model: its versions are a run's `outputs` folder with the tutorial's
+    pickle and that file's sha256. They still load (the champion may be one), and are still checked."""
+    run_id = flow().result().run_id
+    workspace = LocalWorkspace(tmp_path / "ws")
+    client = workspace.tracking.client
+    pickle = workspace.tracking.artifact_path(run_id, "outputs/sklearn_mnist_model.pkl")
+    tags = {"model_sha256": sha256_file(pickle), "accuracy": "0.5", "regularization_rate": "0.8"}
+    old = client.create_model_version("sklearn_mnist", f"{pickle.parent.as_uri()}", run_id=run_id, tags=tags)
+    legacy = ModelVersion.from_registry(old.name, old.version, run_id, old.source, tags)
+    fetched = workspace.fetch_model(legacy, tmp_path / "a")
+    assert fetched.name == "sklearn_mnist_model.pkl" and joblib.load(fetched).predict(np.zeros((1, 784))).shape == (1,)
+    pickle.write_bytes(pickle.read_bytes() + b"tampered")
+    with pytest.raises(DataError, match="the model file changed after registration"):
+        workspace.fetch_model(legacy, tmp_path / "b")

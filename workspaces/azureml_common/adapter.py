@@ -2,17 +2,21 @@
 tags a run is created with, attaching to a run under way, following one to its end (and cancelling it if the
 flow stops watching: it is billed), cancelling every run of a flow that stops, and what a found run's status
 means. Each adapter says how it opens its seam (`_open_seam`), cancels a run (`_cancel_remotely`), reads a
-finished run's metrics (`_metrics`) and knows its model is kept (`_has_model`)."""
+finished run's metrics (`_metrics`), knows its model is kept (`_has_model`) and fetches a registered one
+(`fetch_model`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
+
+import joblib
 
 from workspaces.azureml_common.errors import translate
 from workspaces.azureml_common.runs import azure_outcome, follow, run_state
-from workspaces.base import JOB_KEY_TAG, KnownRun, RunHandle, RunResult
+from workspaces.base import JOB_KEY_TAG, KnownRun, ModelVersion, RunHandle, RunResult
 from workspaces.errors import RunCancelled, WorkspaceError
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 
@@ -28,6 +32,8 @@ class AzureAdapter:
     if TYPE_CHECKING:  # each adapter is made from its reference and its seam
 
         def __init__(self, ref: WorkspaceRef, seam: Any) -> None: ...
+
+        def fetch_model(self, version: ModelVersion, dest: Path) -> Path: ...
 
     @staticmethod
     def _open_seam(ref: WorkspaceRef) -> Any:
@@ -155,3 +161,8 @@ class AzureAdapter:
         for run_id in list(self._live):
             self._cancel(run_id)
         return len(self._live)
+
+    def load_model(self, version: ModelVersion, folder: Path) -> Any:
+        """The registered pickle, fetched (its sha256 checked) and unpickled: Azure ML registers the tutorial's
+        file, which the run's environment pinned to this machine's scikit-learn so it loads here."""
+        return joblib.load(self.fetch_model(version, folder))

@@ -1,15 +1,24 @@
 """The local workspace's model registry: plain operations on MLflow's (which version is champion is decided
-in steps/registry.py). A version is the run's `outputs` folder; its model file's sha256 is a tag, checked
-whenever the file is fetched back."""
+in steps/registry.py). A version is a logged model made from the MLflow model train.py saved, so
+`mlflow models serve -m models:/sklearn_mnist@champion` and `mlflow.pyfunc.load_model` use it; one sha256 over
+all its files (the names and contents of what MLflow loads) is a tag, checked whenever it is fetched back.
+Versions registered before the MLflow model existed are a run's `outputs` folder with the tutorial's pickle,
+fetched as such."""
 
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, ModelVersion, RunResult
-from workspaces.errors import DataError
-from workspaces.files import copy_atomically, sha256_file
+import joblib
+import mlflow.sklearn
+
+from workspaces.base import MODEL_FILE_NAME, ModelVersion, RunResult
+from workspaces.errors import ConfigError, DataError
+from workspaces.files import copy_atomically, make_dirs, sha256_file, sha256_tree
 from workspaces.local.explain import explained
-from workspaces.local.tracking import LocalTracking, uri_to_path
+from workspaces.local.tracking import LocalTracking
 from workspaces.paths import inside
 
 
@@ -30,8 +39,7 @@ class LocalRegistry:
 
     @explained
     def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
-        digest = sha256_file(self.tracking.artifact_path(run.run_id, MODEL_FILE))
-        return self._version(self.tracking.create_version(name, run.run_id, {**tags, "model_sha256": digest}))
+        return self._version(self.tracking.create_version(name, run.run_id, dict(tags), model_digest))
 
     @explained
     def champion(self, name: str) -> ModelVersion | None:
@@ -39,13 +47,59 @@ class LocalRegistry:
         return self._version(found) if found is not None else None
 
     @explained
+    def model_version(self, name: str, ref: str) -> ModelVersion:
+        """A version by number (`3`) or alias (`champion`); ConfigError saying what the registry holds if none."""
+        found = (
+            self.tracking.version_by_number(name, ref) if ref.isdigit() else self.tracking.version_by_alias(name, ref)
+        )
+        if found is not None:
+            return self._version(found)
+        numbers, aliases = self.tracking.held_versions(name)
+        held = f"versions {', '.join(numbers)}" if numbers else "no versions"
+        named = ", ".join(f"{alias} -> {number}" for alias, number in sorted(aliases.items()))
+        kind = "version" if ref.isdigit() else "alias"
+        raise ConfigError(f"{name} has no {kind} {ref!r}; the registry holds {held}" + (f" ({named})" if named else ""))
+
+    @explained
     def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None:
         self.tracking.set_alias(version.name, self.CHAMPION, version.version)  # an alias moves in one step
 
     @explained
     def fetch_model(self, version: ModelVersion, dest: Path) -> Path:
-        source = inside(uri_to_path(version.source), MODEL_FILE_NAME)
-        return verified_copy(source, inside(dest, MODEL_FILE_NAME), version.sha256)
+        """The version's MLflow model folder in `dest` (its files checked against the registered sha256)."""
+        make_dirs(dest)
+        staging = Path(tempfile.mkdtemp(prefix=".model.", suffix=".part", dir=dest))
+        try:
+            folder = self.tracking.download(version.source, staging)
+            if not (folder / "MLmodel").is_file():  # registered before the MLflow model: a run's outputs folder
+                return verified_copy(inside(folder, MODEL_FILE_NAME), inside(dest, MODEL_FILE_NAME), version.sha256)
+            digest = model_digest(folder)
+            if digest != version.sha256:
+                raise DataError(
+                    f"{name_of(version)}: the files of its model hash to {digest[:12]}..., not the registered "
+                    f"{version.sha256[:12]}...; the model changed after registration: refusing to load it"
+                )
+            return folder.rename(inside(dest, MLFLOW_MODEL_NAME))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # whatever was not renamed into place
+
+    def load_model(self, version: ModelVersion, folder: Path) -> Any:
+        """The version's model, fetched into `folder` (its files checked) and loaded as MLflow loads it."""
+        fetched = self.fetch_model(version, folder)
+        if fetched.is_dir():
+            return mlflow.sklearn.load_model(str(fetched))
+        return joblib.load(fetched)  # registered before the MLflow model: the tutorial's pickle
+
+
+MLFLOW_MODEL_NAME = "mlflow_model"
+
+
+def model_digest(folder: Path) -> str:
+    return sha256_tree(folder, ignore=())  # every file MLflow loads: MLmodel, model.skops, environment files
+
+
+def name_of(version: ModelVersion) -> str:
+    return f"{version.name} version {version.version}"
 
 
 def verified_copy(source: Path, dest: Path, expected_sha256: str) -> Path:

@@ -1,25 +1,36 @@
 """The local workspace's run history and model registry: MLflow's own store on SQLite, in the workspace.
 
 `mlflow ui --backend-store-uri sqlite:///.workspace/mlflow.db` shows what this writes. Two traps of MLflow 3.17,
-measured: `mlflow.register_model("runs:/<id>/...pkl")` fails ("Unable to find a logged_model") after creating
-an empty registered model, so a version is created with `create_model_version` from the run's `outputs`
-folder; and an experiment's artifacts default to `./mlruns` of whatever the current folder is, so every
-experiment is created with its artifact location inside the workspace. Steps that two flows could race on
-(creating the tables, an experiment, a registered model) hold a workspace lock; registration holds the
-registry lock of the workspace (tasks/register.py).
+measured: a model version must come from a logged model (`mlflow.register_model("runs:/<id>/...pkl")` fails
+with "Unable to find a logged_model" after creating an empty registered model), so `create_version` makes one
+from the MLflow model train.py saved in the run's `outputs/mlflow_model` and registers it by its artifact
+location and id (a `models:/<id>` source is looked up by the SQL store with the process's global tracking URI,
+not the client's: "Logged model ... not found"). And an experiment's artifacts default to `./mlruns` of
+whatever the current folder is, so every experiment is created with its artifact location inside the
+workspace. Steps that two flows could race on (creating the tables, an experiment, a registered model) hold a
+workspace lock; registration holds the registry lock of the workspace (tasks/register.py).
 """
 
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from mlflow import MlflowClient
-from mlflow.entities import RunStatus
+from mlflow.artifacts import download_artifacts
+from mlflow.entities import LoggedModelStatus, RunStatus
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 
 from workspaces.base import JOB_KEY_TAG
 from workspaces.locks import exclusive
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
+
+# MLflow draws a progress bar for every artifact download: in a flow's log, a line of carriage returns per model
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+MLFLOW_MODEL = "outputs/mlflow_model"  # where train.py saves the MLflow model, relative to the run
 
 
 class LocalTracking:
@@ -96,19 +107,51 @@ class LocalTracking:
         found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
         return found[0] if found else None
 
-    def create_version(self, name: str, run_id: str, tags: dict[str, str]):
-        """A new version of `name` from the run's `outputs` folder (the registered model created if need be)."""
+    def create_version(self, name: str, run_id: str, tags: dict[str, str], digest_of: Callable[[Path], str]):
+        """A new version of `name`: a logged model made from the MLflow model folder the run saved (its
+        `digest_of` the folder, as uploaded, becomes the tag `model_sha256`), the registered model created if
+        need be. A crash between the logged model and the version leaves an unused logged model, nothing more."""
         with exclusive(self.locks / "mlflow.lock"):
             if not self.client.search_registered_models(f"name='{name}'"):
                 self.client.create_registered_model(name, description="LogisticRegression on MNIST (mnist-flow)")
-        source = self.client.get_run(run_id).info.artifact_uri + "/outputs"
-        return self.client.create_model_version(name, source, run_id=run_id, tags=tags)
+        run = self.client.get_run(run_id)
+        model = self.client.create_logged_model(run.info.experiment_id, name=name, source_run_id=run_id)
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(self.client.download_artifacts(run_id, MLFLOW_MODEL, scratch))
+            described = Model.load(folder)  # what log_model would record: which logged model, from which run
+            described.model_id, described.run_id = model.model_id, run_id
+            described.save(folder / "MLmodel")
+            digest = digest_of(folder)
+            self.client.log_model_artifacts(model.model_id, str(folder))
+        self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+        tags = {**tags, "model_sha256": digest}
+        source = model.artifact_location
+        return self.client.create_model_version(name, source, run_id=run_id, tags=tags, model_id=model.model_id)
+
+    def download(self, source: str, dest: Path) -> Path:
+        """The files a registered version's source holds, downloaded into `dest`."""
+        return Path(download_artifacts(artifact_uri=source, dst_path=str(dest), tracking_uri=self.uri))
 
     def version_by_alias(self, name: str, alias: str):
         try:
             return self.client.get_model_version_by_alias(name, alias)
         except MlflowException:
             return None
+
+    def version_by_number(self, name: str, number: str):
+        try:
+            return self.client.get_model_version(name, number)
+        except MlflowException:
+            return None
+
+    def held_versions(self, name: str) -> tuple[list[str], dict[str, str]]:
+        """The version numbers of `name`, oldest first, and its aliases (alias -> version)."""
+        numbers = sorted((v.version for v in self.client.search_model_versions(f"name='{name}'")), key=int)
+        try:
+            aliases = dict(self.client.get_registered_model(name).aliases)
+        except MlflowException:
+            aliases = {}
+        return [str(n) for n in numbers], {alias: str(number) for alias, number in aliases.items()}
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
