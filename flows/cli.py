@@ -37,13 +37,20 @@ class CommandLine:
     description: str
     parameters: type[FlowParameters]
     completed: Callable[[Any], str]
+    reproduce: bool = False  # offers --reproduce VERSION (the training command line)
 
 
 TRAINING = CommandLine(
     "python flows/main.py",
     "Train the Azure ML tutorial's MNIST model for each regularization rate, register the best.",
     TrainingParameters,
-    lambda version: f"registered model {version.name} version {version.version}: accuracy {version.accuracy:.4f}",
+    lambda done: (
+        done
+        if isinstance(done, str)
+        # the plan, or the registered version
+        else f"registered model {done.name} version {done.version}: accuracy {done.accuracy:.4f}"
+    ),
+    reproduce=True,
 )
 
 
@@ -55,6 +62,13 @@ def build_parser(command: CommandLine = TRAINING) -> argparse.ArgumentParser:
         description=command.description,
         epilog="Every flag is also a field of the deployments' run form (the parameter of the same name).",
     )
+    if command.reproduce:
+        parser.add_argument(
+            "--reproduce",
+            metavar="VERSION_OR_ALIAS",
+            help="Instead of a run: rebuild that version of sklearn_mnist from what the registry recorded (code, "
+            "data, rate, threads), unregistered, and say whether it is identical, equivalent or different.",
+        )
     for name, field in command.parameters.model_fields.items():
         flag = FLAGS.get(name, "--" + name.replace("_", "-"))
         help_text = (field.description or "").replace("%", "%%")
@@ -90,9 +104,30 @@ def flow_arguments(argv: list[str] | None, command: CommandLine = TRAINING) -> d
     """The flow's parameters for the flags given, validated: what the flow is called with; ConfigError if one is
     wrong. Only what was given is handed on: the rest resolve in the flow, as in a deployment run."""
     given = {k: v for k, v in vars(build_parser(command).parse_args(argv)).items() if v is not None}
+    given.pop("reproduce", None)  # not a parameter of the flow: main() acts on it
     if "dataset" in given:
         given["dataset"] = read_dataset(given["dataset"])
     return command.parameters.from_flow(given).given(set(given))
+
+
+def reproduce_version(ref: str, params: Any) -> int:
+    """--reproduce: 0 when the rebuilt model is identical or equivalent, 1 when different (evidence printed)."""
+    import time
+    from importlib.metadata import version
+
+    import workspaces
+    from flows.scoring_parameters import MODEL_REF
+    from steps.code import LIBRARIES
+    from steps.reproduce import reproduce
+    from workspaces.paths import inside
+
+    if not MODEL_REF.match(ref):
+        raise ConfigError(f"--reproduce {ref!r}: expected a version number (such as 3) or an alias (such as champion)")
+    folder = inside(params.workspace_dir, "reproductions", f"{ref}-{time.strftime('%Y%m%dT%H%M%S')}")
+    here = {name: version(name) for name in LIBRARIES}
+    result = reproduce(workspaces.open_local(params.workspace), ref, folder, here)
+    print("\n".join([*result.evidence, result.verdict]))
+    return 0 if result.reproduced else 1
 
 
 # Settings of the temporary server Prefect starts when no PREFECT_API_URL is set; a value the user set is kept.
@@ -122,9 +157,14 @@ def check_command_line(argv: list[str] | None = None, command: CommandLine = TRA
 def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -> int:
     try:
         arguments = flow_arguments(argv, command)
+        if command.reproduce and (ref := build_parser(command).parse_args(argv).reproduce) is not None:
+            return reproduce_version(ref, command.parameters.from_flow(arguments))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except FlowError as exc:  # --reproduce on a workspace it cannot read or write
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         state = flow(params=arguments, return_state=True)
     except KeyboardInterrupt:

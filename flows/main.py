@@ -26,6 +26,7 @@ from tasks.code import hash_training_code
 from tasks.connect import connect_workspace, delete_compute_target, provision_compute
 from tasks.download import download_mnist
 from tasks.look import look_at_digits
+from tasks.plan import plan_the_run
 from tasks.register import register_best
 from tasks.report import publish_report
 from tasks.training import submit_training, wait_for_runs
@@ -46,10 +47,24 @@ def stop_training_runs(flow, flow_run, state) -> None:
     on_cancellation=[stop_training_runs],
     on_crashed=[stop_training_runs],
 )
-def mnist_training(params: TrainingParameters) -> ModelVersion:
-    """Train the tutorial's model for each regularization rate and register the best."""
+def mnist_training(params: TrainingParameters) -> ModelVersion | str:
+    """Train the tutorial's model for each regularization rate and register the best (or, with `plan`, only
+    say what that would do)."""
     # bad input stops here, before anything is done; a deployment run's folders must be the worker's to allow
     params = TrainingParameters.from_flow(params, from_deployment=deployment.id is not None)
+    if params.plan:  # say what this run would do, and do nothing
+        return plan_the_run(
+            params.workspace,
+            params.dataset,
+            params.mirrors,
+            params.download_timeout,
+            params.compute,
+            params.training_dir,
+            params.experiment_name,
+            params.regularization,
+            params.refresh_cache,
+            params.delete_compute,
+        )
 
     ws = connect_workspace(params.workspace)
     files = download_mnist(ws, params.dataset, params.mirrors, params.download_timeout)

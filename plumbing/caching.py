@@ -18,13 +18,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio.to_thread
 from prefect import Task, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.filesystems import LocalFileSystem
 from prefect.locking.protocol import LockManager
 from prefect.logging import get_run_logger
+from prefect.results import ResultStore
+from prefect.utilities.callables import get_call_parameters
 
 import workspaces
 from workspaces import locks
@@ -102,15 +106,34 @@ class StillTrue(CachePolicy):
     check: Check | None = None
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
+        found = self.look_up(task_ctx, task_ctx.result_store, inputs, flow_parameters, **kwargs)
+        if found.stale and found.key is not None:
+            _drop(task_ctx.result_store, found.key, f"{task_ctx.task.name}: {found.why}")
+        return found.key
+
+    def look_up(self, task_ctx, store, inputs, flow_parameters, planning: bool = False, **kwargs) -> "Lookup":
+        """The step's key and what its record says: what the run uses, and what `--plan` reports (one code).
+        Only a plan reads a record that `refresh_cache` drops (the run must not: it may be what is broken)."""
         key = self.base.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
-        store = task_ctx.result_store
         if key is None or not store.exists(key):
-            return key
+            return Lookup(key, None, "no record")
         if refresh_requested(flow_parameters):
-            _drop(store, key, f"{task_ctx.task.name}: recomputed ({REFRESH_PARAMETER})")
-        elif self.check is not None and not self.check(store.read(key).result, inputs):
-            _drop(store, key, f"{task_ctx.task.name}: cached result no longer holds (its files are gone); recomputing")
-        return key
+            return Lookup(
+                key, store.read(key).result if planning else None, f"recomputed ({REFRESH_PARAMETER})", stale=True
+            )
+        value = store.read(key).result
+        if self.check is not None and not self.check(value, inputs):
+            return Lookup(key, value, "cached result no longer holds (its files are gone); recomputing", stale=True)
+        return Lookup(key, value, "its record for these inputs holds", cached=True)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    key: str | None
+    value: Any  # the record's value: the step's result if cached, what a deterministic step recomputes if stale
+    why: str
+    cached: bool = False
+    stale: bool = False  # a record that will be dropped and recomputed
 
 
 def refresh_requested(flow_parameters: Mapping[str, Any]) -> bool:
@@ -148,6 +171,15 @@ class WorkspaceTask:
 
     def submit(self, ws: WorkspaceRef, *args, **kwargs):
         return self.bound(ws).submit(ws, *args, **kwargs)
+
+    def plan(self, ws: WorkspaceRef, *args, flow_parameters: Mapping[str, Any], **kwargs) -> Lookup:
+        """What calling this step would do, doing nothing: the key the run computes, looked up as the run does."""
+        bound = self.bound(ws)
+        inputs = get_call_parameters(self.fn, (ws, *args), kwargs)
+        store = ResultStore(result_storage=LocalFileSystem(basepath=str(ws.results_dir)))
+        policy = bound.cache_policy
+        assert isinstance(policy, StillTrue)
+        return policy.look_up(SimpleNamespace(task=bound), store, inputs, flow_parameters, planning=True)
 
 
 def workspace_task(

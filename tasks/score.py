@@ -24,7 +24,7 @@ TEST_SET = ("test-images.gz", "test-labels.gz")  # the workspace's own, under th
 
 @task(task_run_name="find {ref} of sklearn_mnist", cache_policy=NO_CACHE)
 def find_model(ws: WorkspaceRef, ref: str) -> ModelVersion:
-    version = workspaces.open_registry(ws).model_version(MODEL_NAME, ref)
+    version = workspaces.open_local(ws).model_version(MODEL_NAME, ref)
     get_run_logger().info("scoring with %s version %s (run %s)", version.name, version.version, version.run_id)
     return version
 
@@ -47,7 +47,7 @@ def read_the_digits(ws: WorkspaceRef, images: str | None, labels: str | None) ->
 @task(task_run_name="predict with version {version.version}", cache_policy=NO_CACHE)
 def predict_digits(ws: WorkspaceRef, version: ModelVersion, digits: Digits) -> Predictions:
     with tempfile.TemporaryDirectory() as folder:  # the registered files, their sha256 checked, then loaded
-        model = workspaces.open_registry(ws).load_model(version, Path(folder))
+        model = workspaces.open_local(ws).load_model(version, Path(folder))
     return predict(model, digits)
 
 

@@ -8,7 +8,7 @@ its SDK; the Azure one is imported only when asked for, so the project works wit
 
 import threading
 
-from workspaces.base import AZURE_SDKS, BACKENDS, ScoringRegistry, Workspace, WorkspaceRef
+from workspaces.base import AZURE_SDKS, BACKENDS, LocalOnly, Workspace, WorkspaceRef
 from workspaces.errors import ConfigError
 
 _open: dict[WorkspaceRef, Workspace] = {}
@@ -53,10 +53,10 @@ def _connect(ref: WorkspaceRef) -> Workspace:
     raise ConfigError(f"unknown backend {ref.backend!r}; expected {', '.join(map(repr, BACKENDS))}")
 
 
-def open_registry(ref: WorkspaceRef) -> ScoringRegistry:
-    """The local workspace's registry, for the scoring flow (which scores on this machine, from MLflow models)."""
+def open_local(ref: WorkspaceRef) -> LocalOnly:
+    """The local workspace, for what only it offers: the scoring flow, `--reproduce` and `--plan`."""
     if ref.backend != "local":
-        raise ConfigError(f"scoring reads the local workspace's registry; {ref.backend!r} is not local")
+        raise ConfigError(f"scoring, --reproduce and --plan work on the local workspace; {ref.backend!r} is not local")
     from workspaces.local.workspace import LocalWorkspace
 
     workspace = open_workspace(ref)

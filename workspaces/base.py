@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -269,8 +270,20 @@ class Workspace(Protocol):
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool: ...
 
 
-class ScoringRegistry(Protocol):
-    """What the scoring flow needs of a registry: a version by number or alias, and its model, checked."""
+@dataclass(frozen=True)
+class Rebuilt:
+    """A registered version trained again from what was recorded about it (`--reproduce`)."""
 
-    def model_version(self, name: str, ref: str) -> ModelVersion: ...  # ConfigError naming what there is
+    recorded_model: Path  # the run's own model file (the tutorial's pickle)
+    rebuilt_model: Path
+    test_data: Path  # the folder of the data the version was trained on
+    notes: list[str]  # what was checked, and how it was rebuilt
+
+
+class LocalOnly(Protocol):
+    """What the features of the local workspace only (the scoring flow, `--reproduce`, `--plan`) need of it."""
+
+    def model_version(self, name: str, ref: str) -> ModelVersion: ...  # by number or alias; ConfigError if none
     def load_model(self, version: ModelVersion, folder: Path) -> Any: ...
+    def rebuild(self, version: ModelVersion, folder: Path) -> Rebuilt: ...  # DataError if its inputs changed
+    def has_compute(self, name: str) -> bool: ...  # read only: would provisioning attach?

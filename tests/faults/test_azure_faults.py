@@ -113,7 +113,8 @@ def test_a_flow_killed_while_its_runs_queue_or_run_re_attaches_to_them(
     gate = tmp_path / "fit-now"
     wait_for_gate = f"    import os, time\n    while not os.path.exists({str(gate)!r}): time.sleep(0.1)\n"
     edit_train_script(training_copy, "    print('fitting', flush=True)\n" + wait_for_gate)
-    write_json(tmp_path / "azure" / "settings.json", {"queue_seconds": {"reg-0.4": 12}})
+    # reg-0.4 queued long enough for reg-0.8 to be running by then, even on a busy machine (12 s was missed once)
+    write_json(tmp_path / "azure" / "settings.json", {"queue_seconds": {"reg-0.4": 30}})
     sdk = FakeAzureSdk(tmp_path / "azure")
     command = flow_on_the_fake(
         tmp_path, mirror, tiny_data, azure_config, "--training-dir", str(training_copy), *TWO_RATES

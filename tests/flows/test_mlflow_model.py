@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from tests.servers import free_port, serving
 from training.utils import load_split
+from workspaces.local.workspace import LocalWorkspace
 
 CHAMPION = "models:/sklearn_mnist@champion"
 BIN = Path(sys.executable).parent
@@ -41,7 +42,7 @@ def tutorial_pickle(run_id: str):
     return joblib.load(MlflowClient().download_artifacts(run_id, "outputs/sklearn_mnist_model.pkl"))
 
 
-def test_pyfunc_loads_the_champion_by_alias_with_its_signature(champion, test_images):
+def test_pyfunc_loads_the_champion_by_alias_with_its_signature(champion, test_images, tmp_path):
     model = mlflow.pyfunc.load_model(CHAMPION)
     assert model.metadata.run_id == champion.run_id
     [inputs] = model.metadata.get_input_schema().inputs
@@ -51,6 +52,9 @@ def test_pyfunc_loads_the_champion_by_alias_with_its_signature(champion, test_im
     run = MlflowClient().get_run(champion.run_id)
     assert float(run.data.params["regularization rate"]) == champion.regularization
     assert run.data.metrics["regularization rate"] == champion.regularization
+    # loading by alias wrote MLflow's registered_model_meta into the registry's copy: the flow still trusts it
+    checked = LocalWorkspace(tmp_path / "ws").load_model(champion, tmp_path / "fetched")
+    assert checked.predict(test_images).tolist() == predicted.tolist()
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:

@@ -14,15 +14,18 @@ from typing import Any
 import joblib
 import mlflow.sklearn
 
-from workspaces.base import MODEL_FILE_NAME, ModelVersion, RunResult
+from workspaces.base import MODEL_FILE_NAME, ModelVersion, Rebuilt, RunResult
 from workspaces.errors import ConfigError, DataError
 from workspaces.files import copy_atomically, make_dirs, sha256_file, sha256_tree
 from workspaces.local.explain import explained
+from workspaces.local.rebuild import rebuild
 from workspaces.local.tracking import LocalTracking
 from workspaces.paths import inside
 
 
 class LocalRegistry:
+    root: Path  # the workspace's folder (workspace.py)
+
     @property
     def tracking(self) -> LocalTracking:  # the workspace's own (workspace.py)
         raise NotImplementedError
@@ -83,6 +86,11 @@ class LocalRegistry:
         finally:
             shutil.rmtree(staging, ignore_errors=True)  # whatever was not renamed into place
 
+    @explained
+    def rebuild(self, version: ModelVersion, folder: Path) -> Rebuilt:
+        """Train `version` again from its recorded code, data, rate and threads, unregistered (rebuild.py)."""
+        return rebuild(self.root, self.tracking, version, folder)
+
     def load_model(self, version: ModelVersion, folder: Path) -> Any:
         """The version's model, fetched into `folder` (its files checked) and loaded as MLflow loads it."""
         fetched = self.fetch_model(version, folder)
@@ -94,8 +102,14 @@ class LocalRegistry:
 MLFLOW_MODEL_NAME = "mlflow_model"
 
 
+# MLflow writes this into the registry's own copy of a model whenever it is loaded by `models:/name@alias`
+# (`mlflow models serve`, `pyfunc.load_model`): its bookkeeping (name and version), not the model
+WRITTEN_ON_LOAD = ("registered_model_meta",)
+
+
 def model_digest(folder: Path) -> str:
-    return sha256_tree(folder, ignore=())  # every file MLflow loads: MLmodel, model.skops, environment files
+    """One sha256 over every file MLflow loads: MLmodel, model.skops, the environment files, the examples."""
+    return sha256_tree(folder, ignore=WRITTEN_ON_LOAD)
 
 
 def name_of(version: ModelVersion) -> str:

@@ -27,6 +27,7 @@ from workspaces.local import runs as local_runs
 from workspaces.local.compute import LocalCompute
 from workspaces.local.explain import explained
 from workspaces.local.outcome import run_outcome
+from workspaces.local.rebuild import THREADS_TAG
 from workspaces.local.registry import LocalRegistry
 from workspaces.local.runs import TAIL_LINES
 from workspaces.local.tracking import LocalTracking
@@ -102,6 +103,10 @@ class LocalWorkspace(LocalRegistry):
         files_held = {Path(p).name: held[Path(p).name] for p in files}
         return DataRef(datastore="workspace", path=target, files=files_held, mount=str(self.path("datastore")))
 
+    def has_compute(self, name: str) -> bool:
+        """Whether provisioning `name` would attach an existing target (read only: for --plan)."""
+        return self.path("compute", f"{name}.json").is_file()
+
     # runs -----------------------------------------------------------------------------------------------------
     @explained
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
@@ -117,6 +122,7 @@ class LocalWorkspace(LocalRegistry):
                 "data_sha256": job.data.content_hash,
                 "source_sha256": job.source_hash,
                 "compute": compute.name,
+                THREADS_TAG: str(compute.threads_here()),  # lbfgs's bits depend on it: --reproduce uses it
             }
             run_id, experiment_id = self.tracking.start_run(job.experiment, job.run_name, tags)
             run_dir = self.path("runs", run_id)

@@ -1,0 +1,81 @@
+"""`python flows/main.py --reproduce VERSION`: a registered version rebuilt from what was recorded about it, and
+every way that can fail reported as such; nothing registered, nothing added to the run history."""
+
+from importlib.metadata import version as installed
+
+import pytest
+from mlflow import MlflowClient
+
+from flows.cli import main
+from flows.main import mnist_training
+from tests.flows.flow_runs import mlflow_runs, model_versions
+
+
+@pytest.fixture
+def workspace(flow, tmp_path):
+    state = flow()
+    assert state.is_completed(), state.message
+    return tmp_path / "ws"
+
+
+def reproduce(workspace, ref: str, capsys) -> tuple[int, list[str]]:
+    code = main(mnist_training, ["--reproduce", ref, "--workspace-dir", str(workspace)])
+    captured = capsys.readouterr()
+    return code, (captured.out + captured.err).strip().splitlines()
+
+
+def test_a_version_rebuilds_identical_and_nothing_is_registered(workspace, capsys):
+    runs_before = len(mlflow_runs(workspace))
+    code, lines = reproduce(workspace, "champion", capsys)
+    assert code == 0 and lines[-1] == "identical", lines
+    assert lines[0].startswith("reproducing sklearn_mnist version 1 (run ")
+    assert any(line.startswith("  training code: the run's snapshot matches") for line in lines)
+    assert any(line.startswith("  data: the datastore's mnist files match") for line in lines)
+    assert "  libraries: as recorded" in lines and any("BLAS threads: " in line for line in lines)
+    [model_line] = [line for line in lines if line.startswith("  model file: sha256")]
+    rebuilt, recorded = model_line.split()[3], model_line.split()[5]
+    assert rebuilt == recorded
+    assert len(model_versions(workspace)) == 1 and len(mlflow_runs(workspace)) == runs_before
+    assert len(list((workspace / "reproductions").glob("*/code/outputs/sklearn_mnist_model.pkl"))) == 1
+
+
+def test_a_tampered_snapshot_is_reported_and_not_run(workspace, capsys):
+    run_id = model_versions(workspace)[0].run_id
+    with open(workspace / "runs" / run_id / "train.py", "a") as script:
+        script.write("\n# edited after the run\n")
+    code, lines = reproduce(workspace, "1", capsys)
+    assert code == 1 and lines[-1] == "different", lines
+    assert any("training code: the run's snapshot" in line and "changed after the run" in line for line in lines)
+    assert not list((workspace / "reproductions").glob("*/code/outputs"))  # nothing was trained
+
+
+def test_a_data_file_that_changed_is_reported(workspace, capsys):
+    labels = workspace / "datastore" / "mnist" / "test-labels.gz"
+    labels.write_bytes(labels.read_bytes()[:-8] + bytes(8))  # the manifest still names the old content
+    code, lines = reproduce(workspace, "1", capsys)
+    assert code == 1 and lines[-1] == "different", lines
+    assert any("data: the datastore's mnist files" in line and "cannot rebuild" in line for line in lines)
+
+
+def test_a_library_version_that_differs_is_reported_not_hidden(workspace, capsys):
+    uri = f"sqlite:///{workspace / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).set_model_version_tag(
+        "sklearn_mnist", "1", "version_numpy", "1.0.0"
+    )
+    code, lines = reproduce(workspace, "1", capsys)
+    assert f"  libraries differ: numpy: 1.0.0 recorded, {installed('numpy')} here" in lines
+    assert code == 0 and lines[-1] == "identical", lines  # the same numpy really ran: the bytes say so
+
+
+def test_an_unknown_version_is_one_line_and_exit_2(workspace, capsys):
+    code, lines = reproduce(workspace, "9", capsys)
+    assert code == 2 and lines == [
+        "error: sklearn_mnist has no version '9'; the registry holds versions 1 (champion -> 1)"
+    ]
+
+
+def test_a_reference_that_is_no_version_or_alias_is_refused(workspace, capsys):
+    code, lines = reproduce(workspace, "../1", capsys)
+    assert code == 2 and lines == [
+        "error: --reproduce '../1': expected a version number (such as 3) or an alias (such as champion)"
+    ]

@@ -1,0 +1,84 @@
+"""Rebuilding a registered version from what was recorded about it (`python flows/main.py --reproduce 3`): the
+run's own snapshot of the training code, checked against the code's recorded sha256; the datastore's files,
+checked against the data's recorded sha256 (their contents, not only the manifest); the same regularization
+rate and the same number of BLAS threads (measured: lbfgs gives other bits with 2 threads than with 1, and on
+MNIST 30 other predictions, as it stops at its iteration limit before converging). It trains once, as an OS
+process, in a fresh folder with a throwaway MLflow store: nothing reaches the workspace's history or registry.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from workspaces.base import MODEL_FILE, ModelVersion, Rebuilt, sha256_of_mapping
+from workspaces.errors import DataError
+from workspaces.files import SOURCE_IGNORE, sha256_file, sha256_tree
+from workspaces.local.runs import THREAD_VARIABLES
+from workspaces.local.tracking import LocalTracking
+from workspaces.paths import inside
+
+THREADS_TAG = "blas_threads"  # set on every local run at its creation (workspace.py)
+DATA_PATH = "mnist"  # the tutorial's target path in the datastore
+LEFT_BY_THE_RUN = (*SOURCE_IGNORE, "run.log")  # in a run's folder, beside the snapshot
+
+
+def rebuild(root: Path, tracking: LocalTracking, version: ModelVersion, folder: Path) -> Rebuilt:
+    """Train `version` again in `folder`; DataError naming what no longer matches if its inputs changed."""
+    run = tracking.client.get_run(version.run_id)
+    snapshot, datastore = inside(root, "runs", version.run_id), inside(root, "datastore")
+    notes = [check_code(snapshot, version.tags.get("training_code_sha256", ""))]
+    notes.append(check_data(inside(datastore, DATA_PATH), version.tags.get("data_sha256", "")))
+    threads = run.data.tags.get(THREADS_TAG)
+    notes.append(f"BLAS threads: {threads}, as the run had" if threads else "BLAS threads: not recorded; using 1")
+    code = folder / "code"
+    shutil.copytree(snapshot, code, ignore=shutil.ignore_patterns(*LEFT_BY_THE_RUN))
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+        **dict.fromkeys(THREAD_VARIABLES, threads or "1"),
+    }
+    command = [
+        sys.executable,
+        "train.py",
+        "--data-folder",
+        str(datastore),
+        "--regularization",
+        repr(version.regularization),
+    ]
+    with open(folder / "run.log", "wb") as log:
+        ended = subprocess.run(command, cwd=code, env={**base_env(), **env}, stdout=log, stderr=subprocess.STDOUT)
+    if ended.returncode != 0:
+        tail = (folder / "run.log").read_text(errors="replace").splitlines()[-5:]
+        raise DataError(f"the rebuild's train.py exited {ended.returncode}: " + " | ".join(tail))
+    recorded = tracking.artifact_path(version.run_id, MODEL_FILE)
+    return Rebuilt(recorded, inside(code, MODEL_FILE), inside(datastore, DATA_PATH), notes)
+
+
+def check_code(snapshot: Path, recorded: str) -> str:
+    if not (snapshot / "train.py").is_file():
+        raise DataError(f"training code: the run's snapshot {snapshot} is gone; cannot rebuild the version")
+    digest = sha256_tree(snapshot, ignore=LEFT_BY_THE_RUN)
+    if digest != recorded:
+        raise DataError(
+            f"training code: the run's snapshot {snapshot} hashes to {digest[:12]}..., the version recorded "
+            f"{recorded[:12]}...: it changed after the run; cannot rebuild the version from it"
+        )
+    return f"training code: the run's snapshot matches its recorded sha256 {recorded[:12]}..."
+
+
+def check_data(folder: Path, recorded: str) -> str:
+    names = sorted(p.name for p in folder.glob("*.gz")) if folder.is_dir() else []
+    held = {name: sha256_file(inside(folder, name)) for name in names}  # the contents, whatever the manifest says
+    if sha256_of_mapping(held) != recorded:
+        raise DataError(
+            f"data: the datastore's {DATA_PATH} files ({', '.join(names) or 'none'}) hash to "
+            f"{sha256_of_mapping(held)[:12]}..., the version was trained on {recorded[:12]}...; "
+            "cannot rebuild the version from them"
+        )
+    return f"data: the datastore's {DATA_PATH} files match the recorded sha256 {recorded[:12]}..."
+
+
+def base_env() -> dict[str, str]:
+    """What the rebuild's process inherits: this environment without a run's MLflow settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
