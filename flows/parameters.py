@@ -196,8 +196,8 @@ class TrainingParameters(FlowParameters):
     delete_compute: bool = Field(False, description="Delete the compute target at the end.")
     plan: bool = Field(
         False,
-        description="Do nothing; say which steps would run and which come from the cache, and why (the local "
-        "workspace; the answer is the run's `plan` artifact).",
+        description="Do nothing; say which steps would run and which come from the cache, and why (the answer is "
+        "the run's `plan` artifact).",
     )
 
     @field_validator("regularization", mode="before")
@@ -282,8 +282,6 @@ class TrainingParameters(FlowParameters):
             raise ValueError(
                 f"max_nodes {self.max_nodes} is below min_nodes {self.min_nodes}; expected max_nodes >= min_nodes"
             )
-        if self.plan and self.backend in AZURE_BACKENDS:
-            raise ValueError(f"--plan covers the local workspace so far, not --backend {self.backend}")
         if self.backend in AZURE_BACKENDS:
             check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
         return self

@@ -17,7 +17,7 @@ its job's key (TrainingJob.key) from its creation, and before submitting the wor
 from collections.abc import Callable, Sequence
 
 from steps.code import TrainingCode
-from workspaces.base import ComputeTarget, DataRef, RunHandle, RunResult, TrainingJob, Workspace
+from workspaces.base import ComputeTarget, DataRef, KnownRun, RunHandle, RunResult, TrainingJob, Workspace
 
 
 def run_name(rate: float) -> str:
@@ -46,12 +46,21 @@ def start_or_reuse(
 ) -> RunHandle | RunResult:
     """A finished run's result, or the handle of a run to follow: one under way, else a new one. `retrain`
     (the flow's --refresh-cache) trains anew even where a finished run exists."""
-    for known in workspace.find_runs(job):
-        if known.state == "finished" and not retrain:
-            say(f"run {known.run_id} already trained {job.run_name} (key {job.key[:12]}...): reused, nothing submitted")
-            return workspace.adopt(job, known)
-        if known.state == "under_way":
-            owner = {True: "its flow still runs", False: "its flow is gone", None: "its flow is elsewhere"}
-            say(f"run {known.run_id} of {job.run_name} is {known.status} ({owner[known.owner_alive]}): re-attached")
-            return workspace.attach(job, known)
-    return workspace.submit(job, compute)
+    known = reusable(workspace.find_runs(job), retrain)
+    if known is None:
+        return workspace.submit(job, compute)
+    if known.state == "finished":
+        say(f"run {known.run_id} already trained {job.run_name} (key {job.key[:12]}...): reused, nothing submitted")
+        return workspace.adopt(job, known)
+    owner = {True: "its flow still runs", False: "its flow is gone", None: "its flow is elsewhere"}
+    say(f"run {known.run_id} of {job.run_name} is {known.status} ({owner[known.owner_alive]}): re-attached")
+    return workspace.attach(job, known)
+
+
+def reusable(runs: Sequence[KnownRun], retrain: bool = False) -> KnownRun | None:
+    """The run of a job's key that the job reuses, newest first: a finished one (unless `retrain`), else one
+    under way; None: the job is trained. `--plan` asks the same question."""
+    for known in runs:
+        if (known.state == "finished" and not retrain) or known.state == "under_way":
+            return known
+    return None

@@ -17,7 +17,7 @@ import workspaces
 from plumbing.caching import REFRESH_PARAMETER, Lookup
 from steps.code import describe_training_code
 from steps.dataset import Dataset
-from steps.training import training_jobs
+from steps.training import reusable, training_jobs
 from tasks.baseline import train_baseline
 from tasks.download import download_mnist
 from tasks.look import look_at_digits
@@ -58,12 +58,13 @@ def plan_the_run(
 ) -> str:
     """The flow's steps in its order, each with what it would do: the markdown of the `plan` artifact."""
     given = {"flow_parameters": {"params": {REFRESH_PARAMETER: refresh}}}  # what the steps' policies read of them
-    exists = Path(ws.directory, "mlflow.db").is_file()  # a fresh workspace is not created to be planned
+    # a fresh local workspace is not created to be planned; an Azure one is only read (looking up is free)
+    exists = ws.backend != "local" or Path(ws.directory, "mlflow.db").is_file()
 
     fetched = download_mnist.plan(ws, dataset, mirrors, timeout, **given)
     files = fetched.value
     looked = look_at_digits.plan(ws, files, **given) if files else None
-    attached = exists and workspaces.open_local(ws).has_compute(spec.name)
+    attached = exists and workspaces.open_workspace(ws).has_compute(spec.name)
     uploaded = upload_data.plan(ws, files, "mnist", **given) if files else None
     code = describe_training_code(training_dir)
     baseline = train_baseline.plan(ws, files, code, None, **given) if files else None
@@ -78,7 +79,8 @@ def plan_the_run(
         Step(name="hash the training code", plan=RUNS, why=f"every run (code {code.sha256[:12]}...)"),
         looked_up("train the baseline", baseline, "the download"),
     ]
-    compute = ComputeTarget.from_spec(spec, kind="local", created=not attached)
+    kind = "local" if ws.backend == "local" else "AmlCompute"  # only the name enters a training run's key
+    compute = ComputeTarget.from_spec(spec, kind=kind, created=not attached)
     data = uploaded.value if uploaded else None
     results = []
     for rate in rates:
@@ -108,14 +110,12 @@ def plan_the_run(
 
 def never_twice(ws: WorkspaceRef, job, refresh: bool, exists: bool) -> str:
     """What the training step would do without a record: train, or reuse a run the workspace already has."""
-    if refresh or not exists:
+    known = reusable(workspaces.open_workspace(ws).find_runs(job), refresh) if exists else None
+    if known is None:
         return "trains"
-    for known in workspaces.open_workspace(ws).find_runs(job):
-        if known.state == "finished":
-            return f"adopts finished run {known.run_id}: nothing trained"
-        if known.state == "running":
-            return f"re-attaches to run {known.run_id}"
-    return "trains"
+    if known.state == "finished":
+        return f"adopts finished run {known.run_id}: nothing trained"
+    return f"re-attaches to run {known.run_id} ({known.status})"
 
 
 def plan_markdown(steps: list[Step], ws: WorkspaceRef) -> str:

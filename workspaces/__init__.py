@@ -54,9 +54,9 @@ def _connect(ref: WorkspaceRef) -> Workspace:
 
 
 def open_local(ref: WorkspaceRef) -> LocalOnly:
-    """The local workspace, for what only it offers: the scoring flow, `--reproduce` and `--plan`."""
+    """The local workspace, for what only it offers: the scoring flow and `--reproduce`."""
     if ref.backend != "local":
-        raise ConfigError(f"scoring, --reproduce and --plan work on the local workspace; {ref.backend!r} is not local")
+        raise ConfigError(f"scoring and --reproduce work on the local workspace; {ref.backend!r} is not local")
     from workspaces.local.workspace import LocalWorkspace
 
     workspace = open_workspace(ref)

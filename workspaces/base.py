@@ -250,6 +250,7 @@ class Workspace(Protocol):
     name: str
 
     def provision_compute(self, spec: ComputeSpec) -> ComputeTarget: ...  # create or attach
+    def has_compute(self, name: str) -> bool: ...  # read only: would provisioning attach? (--plan)
     def delete_compute(self, compute: ComputeTarget) -> None: ...
     def upload(self, files: Sequence[Path], target: str) -> DataRef: ...  # idempotent by content
     # a training run is created once per job key: see steps/training.py for the rule that uses these
@@ -281,9 +282,8 @@ class Rebuilt:
 
 
 class LocalOnly(Protocol):
-    """What the features of the local workspace only (the scoring flow, `--reproduce`, `--plan`) need of it."""
+    """What the features of the local workspace only (the scoring flow, `--reproduce`) need of it."""
 
     def model_version(self, name: str, ref: str) -> ModelVersion: ...  # by number or alias; ConfigError if none
     def load_model(self, version: ModelVersion, folder: Path) -> Any: ...
     def rebuild(self, version: ModelVersion, folder: Path) -> Rebuilt: ...  # DataError if its inputs changed
-    def has_compute(self, name: str) -> bool: ...  # read only: would provisioning attach?

@@ -2,6 +2,8 @@
 plan is made, then the same run is made, and every task run's state (Cached or Completed) is what the plan said
 (cached or run). A plan does nothing: no file of the workspace is created or changed, no MLflow run is added."""
 
+import pytest
+
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs
 from tests.prefect_api import task_runs
 
@@ -26,12 +28,21 @@ def files_of(workspace) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in workspace.rglob("*") if p.is_file()} if workspace.exists() else {}
 
 
-def plan_then_run(flow, workspace, **params) -> dict[str, tuple[str, str]]:
-    before, runs_before = files_of(workspace), len(mlflow_runs(workspace)) if workspace.exists() else 0
+def local_state(workspace) -> tuple:
+    """What a plan must leave as it found it: the workspace's files, and its MLflow runs (if it has a store)."""
+    runs = len(mlflow_runs(workspace)) if (workspace / "mlflow.db").is_file() else 0
+    return files_of(workspace), runs
+
+
+def plan_then_run(flow, workspace, untouched=None, **params) -> dict[str, tuple[str, str]]:
+    """The plan, then the run with the same parameters: each task run's state is what the plan said. `untouched`
+    reads what the plan must not change (default: the local workspace's files and MLflow runs)."""
+    untouched = untouched or (lambda: local_state(workspace))
+    before = untouched()
     state = flow(plan=True, **params)
     assert state.is_completed(), state.message
     plan = planned(state.result())
-    assert files_of(workspace) == before and (len(mlflow_runs(workspace)) if workspace.exists() else 0) == runs_before
+    assert untouched() == before
     states = done(flow(**params))
     assert {step: PLANNED_AS[plan] for step, (plan, _) in plan.items()} == states, (plan, states)
     return plan
@@ -72,9 +83,25 @@ def test_a_plan_of_a_fresh_workspace_creates_nothing(flow, tmp_path):
     assert state.result().startswith("# Plan: 10 of 10 steps would run") and not (tmp_path / "ws").exists()
 
 
-def test_a_plan_for_azure_says_it_is_not_there_yet(capsys):
-    from flows.cli import main
-    from flows.main import mnist_training
+def test_on_azure_ml_sdk_v1_the_plan_is_what_the_run_does_and_submits_nothing(azure_flow, fake_azure, tmp_path):
+    workspace = tmp_path / "ws"
+    untouched = lambda: (local_state(workspace), fake_azure.created_runs(), fake_azure.registry())  # noqa: E731
+    fresh = plan_then_run(azure_flow, workspace, untouched)
+    assert fresh["provision cpu-cluster"] == ("run", "creates it") and fresh["train reg-0.8"][0] == "run"
+    again = plan_then_run(azure_flow, workspace, untouched)
+    assert again["provision cpu-cluster"] == ("run", "attaches the existing target")
+    assert again["train reg-0.8"][0] == "cached" and again["register the best"][0] == "cached"
+    added = plan_then_run(azure_flow, workspace, untouched, regularization=[0.8, 0.4])
+    assert added["train reg-0.4"][0] == "run" and added["train reg-0.4"][1].endswith(": trains")
 
-    assert main(mnist_training, ["--plan", "--backend", "azureml"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --plan covers the local workspace so far, not --backend azureml"
+
+@pytest.mark.azure_http
+def test_on_azure_ml_sdk_v2_the_plan_is_what_the_run_does_and_writes_nothing(azure_v2_flow, fake_azure_v2, tmp_path):
+    workspace = tmp_path / "ws"
+    writes = lambda: [fake_azure_v2.count(method, "/") for method in ("PUT", "PATCH", "DELETE")]  # noqa: E731
+    untouched = lambda: (local_state(workspace), writes())  # noqa: E731
+    fresh = plan_then_run(azure_v2_flow, workspace, untouched)
+    assert fresh["provision cpu-cluster"] == ("run", "creates it")
+    again = plan_then_run(azure_v2_flow, workspace, untouched)
+    assert again["provision cpu-cluster"] == ("run", "attaches the existing target")
+    assert again["train reg-0.8"][0] == "cached" and again["register the best"][0] == "cached"

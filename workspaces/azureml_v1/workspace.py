@@ -72,6 +72,9 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
             log.info("compute %r updated to %d to %d nodes", spec.name, spec.min_nodes, spec.max_nodes)
         return ComputeTarget.from_spec(spec, "AmlCompute", created=False, vm_size=found["vm_size"])
 
+    def has_compute(self, name: str) -> bool:
+        return self._call(f"looking up compute {name!r}", self.sdk.find_compute, name) is not None
+
     def delete_compute(self, compute: ComputeTarget) -> None:
         self._call(f"deleting compute {compute.name!r}", self.sdk.delete_compute, compute.name)
 

@@ -99,6 +99,9 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
             log.info("compute %r updated to %d to %d nodes", spec.name, spec.min_nodes, spec.max_nodes)
         return ComputeTarget.from_spec(spec, "AmlCompute", created=False, vm_size=str(found.size))
 
+    def has_compute(self, name: str) -> bool:
+        return self._find(f"looking up compute {name!r}", self.ml.compute.get, name) is not None
+
     def delete_compute(self, compute: ComputeTarget) -> None:
         self._call(f"deleting compute {compute.name!r}", lambda: self.ml.compute.begin_delete(compute.name).result())
 
