@@ -103,7 +103,14 @@ def read_dataset(path: str) -> dict:
 def flow_arguments(argv: list[str] | None, command: CommandLine = TRAINING) -> dict:
     """The flow's parameters for the flags given, validated: what the flow is called with; ConfigError if one is
     wrong. Only what was given is handed on: the rest resolve in the flow, as in a deployment run."""
-    given = {k: v for k, v in vars(build_parser(command).parse_args(argv)).items() if v is not None}
+    return validated(flags_given(argv, command), command)
+
+
+def flags_given(argv: list[str] | None, command: CommandLine) -> dict:
+    return {k: v for k, v in vars(build_parser(command).parse_args(argv)).items() if v is not None}
+
+
+def validated(given: dict, command: CommandLine) -> dict:
     given.pop("reproduce", None)  # not a parameter of the flow: main() acts on it
     if "dataset" in given:
         given["dataset"] = read_dataset(given["dataset"])
@@ -156,8 +163,10 @@ def check_command_line(argv: list[str] | None = None, command: CommandLine = TRA
 
 def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -> int:
     try:
-        arguments = flow_arguments(argv, command)
-        if command.reproduce and (ref := build_parser(command).parse_args(argv).reproduce) is not None:
+        given = flags_given(argv, command)
+        ref = given.get("reproduce")
+        arguments = validated(given, command)
+        if ref is not None:
             return reproduce_version(ref, command.parameters.from_flow(arguments))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -79,3 +79,12 @@ def test_a_reference_that_is_no_version_or_alias_is_refused(workspace, capsys):
     assert code == 2 and lines == [
         "error: --reproduce '../1': expected a version number (such as 3) or an alias (such as champion)"
     ]
+
+
+def test_a_thread_count_tag_that_is_no_number_is_reported_and_not_used(workspace, capsys):
+    run_id = model_versions(workspace)[0].run_id
+    uri = f"sqlite:///{workspace / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri).set_tag(run_id, "blas_threads", "1; touch /tmp/x")
+    code, lines = reproduce(workspace, "1", capsys)
+    assert "  BLAS threads: recorded as '1; touch /tmp/x', not a thread count; using 1" in lines
+    assert code == 0 and lines[-1] == "identical", lines

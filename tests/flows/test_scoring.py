@@ -135,3 +135,16 @@ def test_a_folder_that_is_no_workspace_is_refused_before_anything(tmp_path, caps
     code = main(mnist_scoring, ["--workspace-dir", str(tmp_path / "nothing")], SCORING)
     assert code == 2 and "no workspace registry at" in capsys.readouterr().err
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_deployment_run_may_write_predictions_only_where_the_worker_allows(tmp_path, monkeypatch):
+    from flows.scoring_parameters import ScoringParameters
+    from workspaces.errors import ConfigError
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "mlflow.db").touch()
+    monkeypatch.setenv("MNIST_FLOW_ALLOWED_ROOTS", str(tmp_path))
+    given = {"workspace_dir": str(tmp_path / "ws"), "output_dir": "/var/tmp/elsewhere"}
+    with pytest.raises(ConfigError, match=r"^output_dir '/var/tmp/elsewhere' is outside the folders this worker"):
+        ScoringParameters.from_flow(given, from_deployment=True)
+    assert ScoringParameters.from_flow({**given, "output_dir": str(tmp_path / "out")}, from_deployment=True)

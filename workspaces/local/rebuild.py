@@ -30,8 +30,16 @@ def rebuild(root: Path, tracking: LocalTracking, version: ModelVersion, folder: 
     snapshot, datastore = inside(root, "runs", version.run_id), inside(root, "datastore")
     notes = [check_code(snapshot, version.tags.get("training_code_sha256", ""))]
     notes.append(check_data(inside(datastore, DATA_PATH), version.tags.get("data_sha256", "")))
-    threads = run.data.tags.get(THREADS_TAG)
-    notes.append(f"BLAS threads: {threads}, as the run had" if threads else "BLAS threads: not recorded; using 1")
+    threads = run.data.tags.get(THREADS_TAG, "")
+    if not (threads.isdigit() and 0 < int(threads) <= 256):  # a tag anyone with the store may have edited
+        notes.append(
+            f"BLAS threads: recorded as {threads!r}, not a thread count; using 1"
+            if threads
+            else "BLAS threads: not recorded; using 1"
+        )
+        threads = ""
+    else:
+        notes.append(f"BLAS threads: {threads}, as the run had")
     code = folder / "code"
     shutil.copytree(snapshot, code, ignore=shutil.ignore_patterns(*LEFT_BY_THE_RUN))
     env = {
