@@ -9,10 +9,23 @@ import time
 
 from workspaces.local.workspace import LocalWorkspace
 
+# The upload, in its own process, whose copy of the big file stops half-way until it is killed: the kill lands
+# mid-copy every time (a fast disk once finished the whole copy between two polls of the test)
 UPLOAD = """
-import sys
+import shutil, sys, time
 from pathlib import Path
+import workspaces.files
 from workspaces.local.workspace import LocalWorkspace
+
+def copy_half_then_hang(source, dest):
+    if not str(source).endswith("train-images.gz"):
+        return shutil.copyfile(source, dest)
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        out.write(src.read(1 << 20))
+        out.flush()
+    time.sleep(600)
+
+workspaces.files.shutil = type("shutil", (), {"copyfile": staticmethod(copy_half_then_hang)})
 LocalWorkspace(Path(sys.argv[1])).upload([Path(p) for p in sys.argv[2:]], "mnist")
 """
 
@@ -27,7 +40,7 @@ def test_an_upload_killed_half_way_leaves_no_half_file_and_is_redone(tmp_path):
     workspace, stored = tmp_path / "ws", tmp_path / "ws" / "datastore" / "mnist"
     LocalWorkspace(workspace)  # the workspace exists before the upload starts
     upload = subprocess.Popen([sys.executable, "-c", UPLOAD, str(workspace), str(small), str(big)])
-    while not list(stored.glob(".train-images.gz.*.part")) and upload.poll() is None:
+    while not [p for p in stored.glob(".train-images.gz.*.part") if p.stat().st_size] and upload.poll() is None:
         time.sleep(0.01)
     upload.send_signal(signal.SIGKILL)
     upload.wait()
