@@ -26,6 +26,7 @@ from workspaces.paths import inside
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
 MODEL_FILE_NAME = "sklearn_mnist_model.pkl"
+PAST_RUNS = 20  # how far back --plan looks in an experiment's history
 JOB_KEY_TAG = "mnist_flow.job_key"  # every training run carries its job's idempotency key (TrainingJob.key)
 # where the Azure adapter finds a service principal, and its workspace, in the environment
 AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
@@ -179,6 +180,29 @@ class KnownRun(Value):
     url: str | None = None
 
 
+class PastRun(Value):
+    """A finished training run of an experiment's history, as `--plan` compares a job with it: what it was
+    trained on (its tags), and how long it held a node (start to end; None when the backend did not say)."""
+
+    run_id: str
+    name: str
+    regularization: str  # repr() of the rate, as tagged
+    data_hash: str
+    source_hash: str
+    node_seconds: float | None = None
+
+    @classmethod
+    def from_tags(cls, run_id: str, tags: Mapping[str, str], seconds: float | None) -> "PastRun":
+        return cls(
+            run_id=run_id,
+            name=tags.get("run_name", tags.get("mlflow.runName", run_id)),
+            regularization=tags.get("regularization", ""),
+            data_hash=tags.get("data_sha256", ""),
+            source_hash=tags.get("source_sha256", ""),
+            node_seconds=seconds,
+        )
+
+
 class RunResult(Value):
     run_id: str
     name: str
@@ -255,6 +279,8 @@ class Workspace(Protocol):
     def upload(self, files: Sequence[Path], target: str) -> DataRef: ...  # idempotent by content
     # a training run is created once per job key: see steps/training.py for the rule that uses these
     def find_runs(self, job: TrainingJob) -> list[KnownRun]: ...  # the runs carrying job.key, newest first
+    # read only, for --plan: the experiment's finished training runs (those carrying a job key), newest first
+    def past_runs(self, experiment: str, limit: int = PAST_RUNS) -> list[PastRun]: ...
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle: ...  # tagged with job.key at creation
     def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle: ...  # follow a run under way (stream_logs)
     def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult: ...  # a finished run's result

@@ -2,20 +2,42 @@
 plan is made, then the same run is made, and every task run's state (Cached or Completed) is what the plan said
 (cached or run). A plan does nothing: no file of the workspace is created or changed, no MLflow run is added."""
 
+import statistics
+from datetime import datetime
+
 import pytest
 
+from tasks.plan import what_changed
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs
 from tests.prefect_api import task_runs
+from workspaces.base import DataRef, PastRun, TrainingJob
 
 PLANNED_AS = {"cached": "Cached", "run": "Completed"}
 
 
-def planned(markdown: str) -> dict[str, tuple[str, str]]:
-    """step -> (plan, why), from the plan's table."""
+class Plan(dict[str, tuple[str, str]]):
+    """step -> (plan, why), from the plan's table; and the plan's node-time line."""
+
+    node_time: str
+
+
+def planned(markdown: str) -> Plan:
     rows = [
         line.strip("|").split(" | ") for line in markdown.splitlines() if line.startswith("| ") and "---" not in line
     ]
-    return {step.strip(): (plan.strip(), why.strip()) for step, plan, why in rows[1:]}
+    plan = Plan({step.strip(): (plan.strip(), why.strip()) for step, plan, why in rows[1:]})
+    [plan.node_time] = [line for line in markdown.splitlines() if line.startswith("Node time: ")]
+    return plan
+
+
+def median_minutes(runs: list[dict]) -> float:
+    """The median time on a node of the fake's Completed runs, from their run history times."""
+    seconds = [
+        (datetime.fromisoformat(run["endTimeUtc"]) - datetime.fromisoformat(run["startTimeUtc"])).total_seconds()
+        for run in runs
+        if run["status"] == "Completed"
+    ]
+    return statistics.median(seconds) / 60
 
 
 def done(state) -> dict[str, str]:
@@ -34,7 +56,7 @@ def local_state(workspace) -> tuple:
     return files_of(workspace), runs
 
 
-def plan_then_run(flow, workspace, untouched=None, **params) -> dict[str, tuple[str, str]]:
+def plan_then_run(flow, workspace, untouched=None, **params) -> Plan:
     """The plan, then the run with the same parameters: each task run's state is what the plan said. `untouched`
     reads what the plan must not change (default: the local workspace's files and MLflow runs)."""
     untouched = untouched or (lambda: local_state(workspace))
@@ -52,19 +74,25 @@ def test_what_the_plan_says_is_what_the_run_does(flow, tmp_path, training_copy):
     workspace = tmp_path / "ws"
     fresh = plan_then_run(flow, workspace)
     assert all(plan == "run" for plan, _ in fresh.values()) and not any("cached" in why for _, why in fresh.values())
-    assert fresh["provision cpu-cluster"] == ("run", "creates it")
+    assert fresh["provision cpu-cluster"] == ("run", "creates it (0 to 2 nodes)")
+    assert "no history yet in experiment `sklearn-mnist`" in fresh.node_time
 
     again = plan_then_run(flow, workspace)
     assert again["train reg-0.8"][0] == "cached" and again["register the best"][0] == "cached"
-    assert again["provision cpu-cluster"] == ("run", "attaches the existing target")
+    assert again["provision cpu-cluster"] == ("run", "attaches the existing target (0 to 2 nodes)")
+    assert again.node_time == "Node time: none (no training run would train)."
 
     added = plan_then_run(flow, workspace, regularization=[0.8, 0.4])
     assert added["train reg-0.8"][0] == "cached" and added["train reg-0.4"][0] == "run"
-    assert added["train reg-0.4"][1].endswith(": trains") and added["register the best"][0] == "run"
+    assert added["train reg-0.4"][1].endswith("; no earlier finished run of reg-0.4: trains")
+    assert added["register the best"][0] == "run"
+    assert "node-minutes for 1 training run(s)" in added.node_time and "of the 1 earlier finished" in added.node_time
 
     edit_train_script(training_copy, "    print('edited')\n")
     edited = plan_then_run(flow, workspace, training_dir=str(training_copy))
     assert edited["train reg-0.8"][0] == "run" and edited["train the baseline"][0] == "run"
+    assert "training code changed since run" in edited["train reg-0.8"][1]
+    assert "data changed" not in edited["train reg-0.8"][1]
     assert edited["download tiny-mnist"][0] == "cached"
 
     (workspace / "datastore" / "mnist" / "test-labels.gz").unlink()
@@ -87,12 +115,16 @@ def test_on_azure_ml_sdk_v1_the_plan_is_what_the_run_does_and_submits_nothing(az
     workspace = tmp_path / "ws"
     untouched = lambda: (local_state(workspace), fake_azure.created_runs(), fake_azure.registry())  # noqa: E731
     fresh = plan_then_run(azure_flow, workspace, untouched)
-    assert fresh["provision cpu-cluster"] == ("run", "creates it") and fresh["train reg-0.8"][0] == "run"
+    assert fresh["provision cpu-cluster"] == ("run", "creates it (STANDARD_D2_V2, 0 to 2 nodes, dedicated)")
+    assert fresh["train reg-0.8"][0] == "run"
     again = plan_then_run(azure_flow, workspace, untouched)
-    assert again["provision cpu-cluster"] == ("run", "attaches the existing target")
+    assert again["provision cpu-cluster"] == ("run", "attaches the existing target (0 to 2 nodes)")
     assert again["train reg-0.8"][0] == "cached" and again["register the best"][0] == "cached"
+    assert "no history yet" in fresh.node_time and again.node_time.startswith("Node time: none")
+    minutes = median_minutes(fake_azure.created_runs())  # the run history's start and end of the one run
     added = plan_then_run(azure_flow, workspace, untouched, regularization=[0.8, 0.4])
     assert added["train reg-0.4"][0] == "run" and added["train reg-0.4"][1].endswith(": trains")
+    assert f"about {minutes:.1f} node-minutes for 1 training run(s), at the median {minutes:.1f} min" in added.node_time
 
 
 @pytest.mark.azure_http
@@ -101,7 +133,35 @@ def test_on_azure_ml_sdk_v2_the_plan_is_what_the_run_does_and_writes_nothing(azu
     writes = lambda: [fake_azure_v2.count(method, "/") for method in ("PUT", "PATCH", "DELETE")]  # noqa: E731
     untouched = lambda: (local_state(workspace), writes())  # noqa: E731
     fresh = plan_then_run(azure_v2_flow, workspace, untouched)
-    assert fresh["provision cpu-cluster"] == ("run", "creates it")
+    assert fresh["provision cpu-cluster"] == ("run", "creates it (STANDARD_D2_V2, 0 to 2 nodes, dedicated)")
     again = plan_then_run(azure_v2_flow, workspace, untouched)
-    assert again["provision cpu-cluster"] == ("run", "attaches the existing target")
+    assert again["provision cpu-cluster"] == ("run", "attaches the existing target (0 to 2 nodes)")
     assert again["train reg-0.8"][0] == "cached" and again["register the best"][0] == "cached"
+    added = plan_then_run(azure_v2_flow, workspace, untouched, regularization=[0.8, 0.4])
+    assert added["train reg-0.4"][1].endswith("; no earlier finished run of reg-0.4: trains")
+    assert "node-minutes for 1 training run(s)" in added.node_time and "of the 1 earlier finished" in added.node_time
+
+
+def test_a_plan_names_the_hash_that_changed_since_the_last_run_of_a_rate():
+    data = DataRef(datastore="d", path="mnist", files={"train-images.gz": "1" * 64}, mount="/m")
+    job = TrainingJob(
+        experiment="e",
+        run_name="reg-0.5",
+        regularization=0.5,
+        data=data,
+        source_dir="t",
+        source_hash="c" * 64,
+        compute="c",
+    )
+    last = PastRun(run_id="r1", name="reg-0.5", regularization="0.5", data_hash="a" * 64, source_hash="c" * 64)
+    assert (
+        what_changed(job, [last])
+        == f"data changed since run r1 (sha256 aaaaaaaaaaaa... then, {data.content_hash[:12]}... now)"
+    )
+    other_code = last.model_copy(update={"source_hash": "b" * 64, "data_hash": data.content_hash})
+    assert what_changed(job, [other_code]).startswith("training code changed since run r1 (sha256 bbbbbbbbbbbb...")
+    other_rate = last.model_copy(update={"regularization": "0.8"})
+    assert what_changed(job, [other_rate]) == "no earlier finished run of reg-0.5"
+    assert (
+        what_changed(job, [last.model_copy(update={"data_hash": data.content_hash})]) == "same data and code as run r1"
+    )

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Self
 import joblib
 
 from workspaces.azureml_common.errors import translate
-from workspaces.azureml_common.runs import azure_outcome, follow, run_state
-from workspaces.base import JOB_KEY_TAG, KnownRun, ModelVersion, RunHandle, RunResult
+from workspaces.azureml_common.runs import azure_outcome, follow, run_state, seconds_between
+from workspaces.base import JOB_KEY_TAG, PAST_RUNS, KnownRun, ModelVersion, PastRun, RunHandle, RunResult
 from workspaces.errors import RunCancelled, WorkspaceError
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 
@@ -94,6 +94,16 @@ class AzureAdapter:
 
     def _has_model(self, run_id: str) -> bool:
         raise NotImplementedError
+
+    def _completed_runs(self, experiment: str, limit: int) -> list[dict]:
+        """The run history's Completed runs carrying a job key, newest first: id, tags, startTimeUtc, endTimeUtc."""
+        raise NotImplementedError
+
+    def past_runs(self, experiment: str, limit: int = PAST_RUNS) -> list[PastRun]:
+        return [
+            PastRun.from_tags(run["id"], run["tags"], seconds_between(run.get("startTimeUtc"), run.get("endTimeUtc")))
+            for run in self._completed_runs(experiment, limit)
+        ]
 
     # the same for both
     @staticmethod

@@ -11,6 +11,7 @@ import collections
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from workspaces.azureml_common.errors import translate
 from workspaces.base import LogSink, RunHandle, RunResult, RunState, finished_run
@@ -69,6 +70,13 @@ def run_state(status: str) -> RunState:
     if status == "Completed":
         return "finished"
     return "under_way" if status in UNDER_WAY else "failed"
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    """A run's time on its node from the run history's startTimeUtc and endTimeUtc (ISO 8601, 'Z')."""
+    if not start or not end:
+        return None
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def last_value(value):

@@ -13,6 +13,7 @@ and nowhere else: the description logged names only where the credentials came f
 
 import contextlib
 import io
+import itertools
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from azureml.core import Datastore, Experiment, Model, Run, Workspace
 from azureml.core.compute import AmlCompute, ComputeTarget
 from azureml.exceptions import ComputeTargetException
 
-from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, WorkspaceRef
+from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, JOB_KEY_TAG, WorkspaceRef
 from workspaces.errors import WorkspaceError
 from workspaces.paths import inside
 
@@ -138,6 +139,12 @@ class AzureSdk:
         """The experiment's runs carrying `tags`, newest first (Run.list's order)."""
         return [_run_dict(run) for run in Run.list(Experiment(self.workspace, experiment), tags=tags)]
 
+    def completed_runs(self, experiment: str, limit: int) -> list[dict]:
+        """The experiment's Completed runs that carry a job key, newest first, with their start and end times
+        from their details (Run.list gives no times)."""
+        runs = Run.list(Experiment(self.workspace, experiment), tags=JOB_KEY_TAG, status="Completed")
+        return [{**_run_dict(run), **_times(run.get_details())} for run in itertools.islice(runs, limit)]
+
     def find_run(self, run_id: str) -> dict | None:
         try:
             return _run_dict(self._run(run_id))
@@ -197,6 +204,10 @@ class AzureSdk:
 
 def _run_dict(run) -> dict:
     return {"id": run.id, "status": run.status, "tags": dict(run.tags or {}), "url": run.get_portal_url()}
+
+
+def _times(details: dict) -> dict:
+    return {key: details.get(key) for key in ("startTimeUtc", "endTimeUtc")}
 
 
 def _model_dict(model) -> dict:

@@ -124,6 +124,9 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
             found = [{**untagged, "tags": self._run_tags(job)}, *found]
         return [self._known(job, run["id"], run["status"], run["tags"], run["url"]) for run in found]
 
+    def _completed_runs(self, experiment: str, limit: int) -> list[dict]:
+        return self._call(f"reading experiment {experiment!r}'s runs", self.sdk.completed_runs, experiment, limit)
+
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
         self._refuse_when_stopping(job)
         config = script_run_config(job, compute.name, self.environment)

@@ -27,7 +27,7 @@ from workspaces.azureml_v2.jobs import DATA_NAME, aml_compute, command_job, data
 from workspaces.azureml_v2.registry import V2Registry
 from workspaces.azureml_v2.service import DataPlane
 from workspaces.azureml_v2.storage import BlobFolder
-from workspaces.base import MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
+from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
 from workspaces.files import sha256_file
 
 if TYPE_CHECKING:
@@ -152,6 +152,28 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         return [
             self._known(job, one.name, job_status(one), dict(one.tags or {}), one.studio_url)
             for one in reversed(self._jobs_of(job))
+        ]
+
+    def _completed_runs(self, experiment: str, limit: int) -> list[dict]:
+        """The experiment's Completed jobs that carry a job key, newest first; the start and end of each come from
+        the run history (the job resource has neither)."""
+
+        def completed() -> list[Any]:
+            return [
+                one
+                for one in self.ml.jobs.list()
+                if one.experiment_name == experiment and one.status == "Completed" and JOB_KEY_TAG in (one.tags or {})
+            ]
+
+        jobs = self._call(f"listing experiment {experiment!r}'s jobs", completed)
+        jobs.sort(key=lambda one: one.creation_context.created_at, reverse=True)
+        return [
+            {
+                **self._call(f"reading job {one.name}", self.plane.run_details, self._tracking(one.name), one.name),
+                "id": one.name,
+                "tags": dict(one.tags),
+            }
+            for one in jobs[:limit]
         ]
 
     def _code(self, job: TrainingJob) -> str:

@@ -74,6 +74,16 @@ class LocalTracking:
         query = f"tags.`{JOB_KEY_TAG}` = '{key}'"  # the key is hex: nothing to escape
         return self.client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"])
 
+    def finished_training_runs(self, experiment: str, limit: int) -> list:
+        """The FINISHED runs of `experiment` that carry a job key, newest first."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        query = f"attributes.status = 'FINISHED' and tags.`{JOB_KEY_TAG}` != ''"
+        return self.client.search_runs(
+            [found.experiment_id], query, max_results=limit, order_by=["attributes.start_time DESC"]
+        )
+
     def status(self, run_id: str) -> str:
         return self.client.get_run(run_id).info.status
 

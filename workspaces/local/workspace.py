@@ -20,7 +20,17 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workspaces.base import JOB_KEY_TAG, MODEL_FILE, DataRef, KnownRun, RunHandle, RunResult, finished_run
+from workspaces.base import (
+    JOB_KEY_TAG,
+    MODEL_FILE,
+    PAST_RUNS,
+    DataRef,
+    KnownRun,
+    PastRun,
+    RunHandle,
+    RunResult,
+    finished_run,
+)
 from workspaces.errors import ConfigError, RunCancelled, TransientError, with_log_tail
 from workspaces.files import SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically
 from workspaces.local import runs as local_runs
@@ -159,6 +169,12 @@ class LocalWorkspace(LocalRegistry):
             name = run.data.tags.get("mlflow.runName", job.run_name)
             found.append(KnownRun(run_id=run_id, name=name, state=state, status=status, owner_alive=alive, url=url))
         return found
+
+    def past_runs(self, experiment: str, limit: int = PAST_RUNS) -> list[PastRun]:
+        return [
+            PastRun.from_tags(run.info.run_id, run.data.tags, (run.info.end_time - run.info.start_time) / 1000)
+            for run in self.tracking.finished_training_runs(experiment, limit)
+        ]
 
     def _model_file(self, run_id: str) -> Path:
         """The run's model: kept with the run in MLflow, or still in its folder if its flow died before that."""

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCRIPT_FAILED = {
@@ -44,6 +45,12 @@ class Run:
         record = {**self.read(), **changes}
         if "status" in changes:  # every status the run went through, for the tests to check the walk
             record["history"] = [*record.get("history", []), changes["status"]]
+            # the run history's times: started when its script starts, ended at its end (ISO 8601, as the SDK)
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            if changes["status"] == "Running":
+                record["startTimeUtc"] = now
+            if changes["status"] in ("Completed", "Failed", "Canceled"):
+                record["endTimeUtc"] = now
         tmp = self.path.with_name(f".run.json.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, self.path)

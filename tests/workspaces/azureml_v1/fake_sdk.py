@@ -29,6 +29,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from tests.workspaces.azureml_v1 import sdk_errors
+from workspaces.base import JOB_KEY_TAG
 
 # each fake run logs to an MLflow file store of its own, as an Azure ML run has its own metrics store
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -223,6 +224,16 @@ class FakeAzureSdk:
             if r["experiment"] == experiment and all(r["tags"].get(k) == v for k, v in tags.items())
         ]
         return [self._summary(r) for r in sorted(found, key=lambda r: r["created"], reverse=True)]
+
+    def completed_runs(self, experiment, limit):
+        self._call("completed_runs", experiment, limit)
+        found = [
+            r
+            for r in self.created_runs()
+            if r["experiment"] == experiment and r["status"] == "Completed" and JOB_KEY_TAG in r["tags"]
+        ]
+        newest = sorted(found, key=lambda r: r["created"], reverse=True)[:limit]
+        return [{**self._summary(r), "startTimeUtc": r["startTimeUtc"], "endTimeUtc": r["endTimeUtc"]} for r in newest]
 
     def find_run(self, run_id):
         self._call("find_run", run_id)

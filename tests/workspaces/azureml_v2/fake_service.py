@@ -295,6 +295,8 @@ class FakeAzureML(HttpTransport):
 
     # ---- jobs -----------------------------------------------------------------------------------------------
     def jobs_get(self, rest, body):
+        if not rest:  # the list, in one page (the SDK follows nextLink when there is one)
+            return 200, {"value": [self.jobs_get([name], None)[1] for name in self.state["jobs"]], "nextLink": None}, {}
         job = self.state["jobs"].get(rest[0])
         if job is None:
             return self._missing("Job", rest[0])
@@ -422,6 +424,8 @@ class FakeAzureML(HttpTransport):
             "warnings": [],
             "logFiles": logs if present else {},
             "error": record.get("error"),
+            "startTimeUtc": record.get("startTimeUtc"),
+            "endTimeUtc": record.get("endTimeUtc"),
         }
         return 200, answer, {}
 
