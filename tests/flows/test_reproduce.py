@@ -49,12 +49,30 @@ def test_a_tampered_snapshot_is_reported_and_not_run(workspace, capsys):
     assert not list((workspace / "reproductions").glob("*/code/outputs"))  # nothing was trained
 
 
-def test_a_data_file_that_changed_is_reported(workspace, capsys):
-    labels = workspace / "datastore" / "mnist" / "test-labels.gz"
-    labels.write_bytes(labels.read_bytes()[:-8] + bytes(8))  # the manifest still names the old content
+def damage(labels):
+    labels.write_bytes(labels.read_bytes()[:-8] + bytes(8))  # a manifest beside it still names the old content
+
+
+def test_a_datastore_file_that_changed_is_found_again_in_the_downloads(workspace, capsys):
+    damage(workspace / "datastore" / "mnist" / "test-labels.gz")
+    code, lines = reproduce(workspace, "1", capsys)
+    assert code == 0 and lines[-1] == "identical", lines
+    [data] = [line for line in lines if line.startswith("  data: ")]
+    assert data.startswith("  data: the workspace's downloads match the recorded sha256")
+    assert (
+        "(the datastore's mnist files (test-images.gz, test-labels.gz, train-images.gz, train-labels.gz) hash" in data
+    )
+
+
+def test_a_data_file_that_changed_everywhere_is_reported(workspace, capsys):
+    damage(workspace / "datastore" / "mnist" / "test-labels.gz")
+    damage(workspace / "downloads" / "test-labels.gz")
     code, lines = reproduce(workspace, "1", capsys)
     assert code == 1 and lines[-1] == "different", lines
-    assert any("data: the datastore's mnist files" in line and "cannot rebuild" in line for line in lines)
+    assert any(
+        "data: the datastore's mnist files" in line and "the workspace's downloads" in line and "cannot rebuild" in line
+        for line in lines
+    )
 
 
 def test_a_library_version_that_differs_is_reported_not_hidden(workspace, capsys):

@@ -1,6 +1,6 @@
 """Rebuilding a registered version from what was recorded about it (`python flows/main.py --reproduce 3`): the
-run's own snapshot of the training code, checked against the code's recorded sha256; the datastore's files,
-checked against the data's recorded sha256 (their contents, not only the manifest); the same regularization
+run's own snapshot of the training code, checked against the code's recorded sha256; the data found by
+the recorded sha256 of their contents (the datastore's files, else the workspace's downloads); the same regularization
 rate and the same number of BLAS threads (measured: lbfgs gives other bits with 2 threads than with 1, and on
 MNIST 30 other predictions, as it stops at its iteration limit before converging). It trains once, as an OS
 process, in a fresh folder with a throwaway MLflow store: nothing reaches the workspace's history or registry.
@@ -27,9 +27,10 @@ LEFT_BY_THE_RUN = (*SOURCE_IGNORE, "run.log")  # in a run's folder, beside the s
 def rebuild(root: Path, tracking: LocalTracking, version: ModelVersion, folder: Path) -> Rebuilt:
     """Train `version` again in `folder`; DataError naming what no longer matches if its inputs changed."""
     run = tracking.client.get_run(version.run_id)
-    snapshot, datastore = inside(root, "runs", version.run_id), inside(root, "datastore")
+    snapshot = inside(root, "runs", version.run_id)
     notes = [check_code(snapshot, version.tags.get("training_code_sha256", ""))]
-    notes.append(check_data(inside(datastore, DATA_PATH), version.tags.get("data_sha256", "")))
+    data, found = find_data(root, version.tags.get("data_sha256", ""))
+    notes.append(found)
     threads = run.data.tags.get(THREADS_TAG, "")
     if not (threads.isdigit() and 0 < int(threads) <= 256):  # a tag anyone with the store may have edited
         notes.append(
@@ -46,21 +47,14 @@ def rebuild(root: Path, tracking: LocalTracking, version: ModelVersion, folder: 
         "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
         **dict.fromkeys(THREAD_VARIABLES, threads or "1"),
     }
-    command = [
-        sys.executable,
-        "train.py",
-        "--data-folder",
-        str(datastore),
-        "--regularization",
-        repr(version.regularization),
-    ]
+    command = [sys.executable, "train.py", "--data-folder", str(data), "--regularization", repr(version.regularization)]
     with open(folder / "run.log", "wb") as log:
         ended = subprocess.run(command, cwd=code, env={**base_env(), **env}, stdout=log, stderr=subprocess.STDOUT)
     if ended.returncode != 0:
         tail = (folder / "run.log").read_text(errors="replace").splitlines()[-5:]
         raise DataError(f"the rebuild's train.py exited {ended.returncode}: " + " | ".join(tail))
     recorded = tracking.artifact_path(version.run_id, MODEL_FILE)
-    return Rebuilt(recorded, inside(code, MODEL_FILE), inside(datastore, DATA_PATH), notes)
+    return Rebuilt(recorded, inside(code, MODEL_FILE), data, notes)
 
 
 def check_code(snapshot: Path, recorded: str) -> str:
@@ -75,16 +69,26 @@ def check_code(snapshot: Path, recorded: str) -> str:
     return f"training code: the run's snapshot matches its recorded sha256 {recorded[:12]}..."
 
 
-def check_data(folder: Path, recorded: str) -> str:
-    names = sorted(p.name for p in folder.glob("*.gz")) if folder.is_dir() else []
-    held = {name: sha256_file(inside(folder, name)) for name in names}  # the contents, whatever the manifest says
-    if sha256_of_mapping(held) != recorded:
-        raise DataError(
-            f"data: the datastore's {DATA_PATH} files ({', '.join(names) or 'none'}) hash to "
-            f"{sha256_of_mapping(held)[:12]}..., the version was trained on {recorded[:12]}...; "
-            "cannot rebuild the version from them"
-        )
-    return f"data: the datastore's {DATA_PATH} files match the recorded sha256 {recorded[:12]}..."
+def find_data(root: Path, recorded: str) -> tuple[Path, str]:
+    """The folder whose files hash to the data the version was trained on (their contents, whatever a manifest
+    says): the datastore's, else the workspace's downloads (the same four files before their upload), and a note
+    saying which; DataError naming what each holds if neither does."""
+    places = {
+        f"the datastore's {DATA_PATH} files": inside(root, "datastore", DATA_PATH),
+        "the workspace's downloads": inside(root, "downloads"),
+    }
+    found: list[str] = []
+    for place, folder in places.items():
+        names = sorted(p.name for p in folder.glob("*.gz")) if folder.is_dir() else []
+        digest = sha256_of_mapping({name: sha256_file(inside(folder, name)) for name in names})
+        if digest == recorded:
+            return folder, f"data: {place} match the recorded sha256 {recorded[:12]}..." + (
+                f" ({found[0]})" if found else ""
+            )
+        found.append(f"{place} ({', '.join(names) or 'none'}) hash to {digest[:12]}...")
+    raise DataError(
+        f"data: {' and '.join(found)}; the version was trained on {recorded[:12]}...: cannot rebuild the version"
+    )
 
 
 def base_env() -> dict[str, str]:
