@@ -1,6 +1,6 @@
 """A real Prefect stack for the end-to-end tests: `prefect server start` on a free port of 127.0.0.1 with its
-own PREFECT_HOME, the work pool, `prefect deploy --all` from the project, and a process worker; all stopped
-at the end (the worker stops on SIGINT, not SIGTERM)."""
+own PREFECT_HOME, the work pool, `prefect deploy --all` from the project, and a process worker started in an
+empty folder; all stopped at the end (the worker stops on SIGINT, not SIGTERM)."""
 
 import json
 import os
@@ -39,9 +39,9 @@ class PrefectStack:
         return self.run_deployment(name, params, "--watch", "--watch-timeout", "400")
 
 
-def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+def start(command: list[str], env: dict, log: Path, cwd: Path = PROJECT) -> subprocess.Popen:
     return subprocess.Popen(
-        command, env=env, cwd=PROJECT, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
+        command, env=env, cwd=cwd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
 
 
@@ -76,7 +76,10 @@ def prefect_stack(tmp_path_factory, request) -> PrefectStack:
         for command in (["work-pool", "create", POOL, "--type", "process"], ["--no-prompt", "deploy", "--all"]):
             result = stack.prefect(*command)
             assert result.returncode == 0, result.stdout + result.stderr
-        worker = start([PREFECT, "worker", "start", "--pool", POOL], server.env, folder / "worker.log")
+        # the worker starts in an empty folder: the pull step (prefect.yaml) says where each run's code is
+        elsewhere = folder / "worker-folder"
+        elsewhere.mkdir()
+        worker = start([PREFECT, "worker", "start", "--pool", POOL], server.env, folder / "worker.log", elsewhere)
         try:
             yield stack
         finally:
