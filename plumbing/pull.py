@@ -8,6 +8,7 @@ Prefect's default pull step does: every worker on that one machine.
 """
 
 import sys
+from typing import cast
 
 from prefect.deployments.steps import git_clone, set_working_directory
 
@@ -16,7 +17,8 @@ def fetch_project_code(repository: str = "", branch: str = "", fallback: str = "
     """Prefect pull step: {"directory": the folder the flow run works in}; Prefect changes into it."""
     try:
         if repository:
-            return git_clone(repository=repository, branch=branch or None)
+            # Prefect calls a step in a thread of its own, where `git_clone` (async_dispatch) runs synchronously
+            return cast(dict[str, str], git_clone(repository=repository, branch=branch or None))
         return set_working_directory(fallback)
     finally:
         # Importing this step imported the worker's installed `plumbing`; the flow must import the fetched one
