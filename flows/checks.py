@@ -16,6 +16,27 @@ from workspaces.base import AZURE_SDKS, AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")  # Azure ML's rule: 2-16 characters
 
 
+def check_tracking_uri(uri: str | None) -> str | None:
+    """An MLflow tracking server's URL, or None (the workspace's own SQLite file). A user or password in it
+    would reach the flow's parameters, logs and artifacts: MLflow reads them from MLFLOW_TRACKING_USERNAME and
+    MLFLOW_TRACKING_PASSWORD instead, which never leave the worker's environment."""
+    if not uri:
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        shown = uri if "@" not in uri else "(a URI holding a user or password)"
+        raise ValueError(
+            f"tracking URI {shown!r}: --tracking-uri takes an MLflow tracking server's http(s) URL, such as "
+            "http://mlflow.example:5000 (the local workspace's own store needs none)"
+        )
+    if parsed.username or parsed.password:
+        raise ValueError(
+            "tracking URI: must not hold a user or password (they would reach the run's parameters and logs); "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD on the worker instead"
+        )
+    return uri.rstrip("/")
+
+
 def from_environment(variable: str, fallback: Any, convert: Callable[[str, str], Any] | None = None):
     """A default_factory: the variable's value where the flow runs (converted, a bad value named by its
     variable), else `fallback`."""

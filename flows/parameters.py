@@ -28,6 +28,7 @@ from flows.checks import (
     check_datastore_name,
     check_folder_creatable,
     check_mirror,
+    check_tracking_uri,
     from_environment,
     whole_number,
 )
@@ -57,6 +58,12 @@ NAME_RULES = {  # field -> the rule its value follows, and the line that says so
         "credentials block {!r}: expected a Prefect block name (lowercase letters, digits and '-')",
     ),
 }
+
+
+def tracking_from_environment(backend: str) -> str | None:
+    """$MLFLOW_TRACKING_URI for the local workspace; an Azure backend's runs go to its workspace, whatever it
+    says (an Azure ML user may well have it set to their workspace's azureml:// URI)."""
+    return (os.environ.get("MLFLOW_TRACKING_URI") or None) if backend == "local" else None
 
 
 def mirrors_from_environment() -> tuple[str, ...]:
@@ -169,6 +176,13 @@ class TrainingParameters(FlowParameters):
         description="The local workspace, and every backend's cache. Default: $MNIST_FLOW_WORKSPACE, "
         "else .workspace (in the worker's working folder).",
     )
+    tracking_uri: str | None = Field(
+        default_factory=lambda data: tracking_from_environment(data.get("backend", "local")),
+        title="Tracking URI",
+        description="Local workspace: an MLflow tracking server (http://host:5000) for the run history and the "
+        "model registry, shared by a team; the cache and the datastore stay in the workspace folder. Default: "
+        "$MLFLOW_TRACKING_URI, else the workspace's own SQLite file.",
+    )
     mirrors: tuple[str, ...] = Field(
         default_factory=mirrors_from_environment,
         min_length=1,
@@ -248,6 +262,11 @@ class TrainingParameters(FlowParameters):
     def _creatable_folder(cls, folder: str) -> str:
         return check_folder_creatable(folder, "workspace folder", "--workspace-dir")
 
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_server(cls, uri: str | None) -> str | None:
+        return check_tracking_uri(uri)
+
     @field_validator("mirrors", mode="before")
     @classmethod
     def _mirrors(cls, mirrors: Any) -> tuple[str, ...]:
@@ -282,6 +301,10 @@ class TrainingParameters(FlowParameters):
             raise ValueError(
                 f"max_nodes {self.max_nodes} is below min_nodes {self.min_nodes}; expected max_nodes >= min_nodes"
             )
+        if self.backend in AZURE_BACKENDS and self.tracking_uri:
+            raise ValueError(
+                f"--tracking-uri is for the local workspace; {self.backend} keeps its runs in the Azure ML workspace"
+            )
         if self.backend in AZURE_BACKENDS:
             check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
         return self
@@ -303,6 +326,7 @@ class TrainingParameters(FlowParameters):
             config_path=str(Path(self.workspace_config).resolve()) if azure else None,
             credentials_block=self.credentials_block if azure else None,
             datastore=self.datastore if azure else None,
+            tracking_uri=self.tracking_uri,
         )
 
 

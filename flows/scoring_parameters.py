@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from flows.checks import check_folder_creatable
-from flows.parameters import FlowParameters, workspace_from_environment
+from flows.checks import check_folder_creatable, check_tracking_uri
+from flows.parameters import FlowParameters, tracking_from_environment, workspace_from_environment
 from steps.registry import CHAMPION, MODEL_NAME
 from workspaces.base import WorkspaceRef
 
@@ -39,6 +39,12 @@ class ScoringParameters(FlowParameters):
         description="The local workspace whose registry holds the model. Default: $MNIST_FLOW_WORKSPACE, "
         "else .workspace.",
     )
+    tracking_uri: str | None = Field(
+        default_factory=lambda: tracking_from_environment("local"),
+        title="Tracking URI",
+        description="The MLflow tracking server whose registry holds the model (as the training flow's "
+        "--tracking-uri). Default: $MLFLOW_TRACKING_URI, else the workspace's own SQLite file.",
+    )
     output_dir: str | None = Field(
         None, description="Where predictions.csv is written. Default: the workspace's scores/ folder."
     )
@@ -53,9 +59,14 @@ class ScoringParameters(FlowParameters):
     @field_validator("workspace_dir")
     @classmethod
     def _a_workspace(cls, folder: str) -> str:
-        if not (Path(folder) / "mlflow.db").is_file():
-            raise ValueError(f"no workspace registry at {folder!r} (no mlflow.db); train a model there first")
+        if not (Path(folder) / "locks").is_dir():
+            raise ValueError(f"no workspace at {folder!r}; train a model there first")
         return str(Path(folder).resolve())
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_server(cls, uri: str | None) -> str | None:
+        return check_tracking_uri(uri)
 
     @field_validator("images", "labels")
     @classmethod
@@ -70,7 +81,12 @@ class ScoringParameters(FlowParameters):
         return check_folder_creatable(folder, "output folder", "--output-dir") if folder is not None else None
 
     @model_validator(mode="after")
-    def _labels_need_idx_images(self) -> "ScoringParameters":
+    def _cross_field_rules(self) -> "ScoringParameters":
+        if self.tracking_uri is None and not (Path(self.workspace_dir) / "mlflow.db").is_file():
+            raise ValueError(
+                f"no workspace registry at {self.workspace_dir!r} (no mlflow.db, and no --tracking-uri); "
+                "train a model there first"
+            )
         if self.labels is not None and (self.images is None or Path(self.images).is_dir()):
             raise ValueError(
                 "--labels goes with an IDX images file (--images); a PNG folder is labelled by sub-folders"
@@ -84,7 +100,7 @@ class ScoringParameters(FlowParameters):
 
     @property
     def workspace(self) -> WorkspaceRef:
-        return WorkspaceRef(backend="local", directory=self.workspace_dir)
+        return WorkspaceRef(backend="local", directory=self.workspace_dir, tracking_uri=self.tracking_uri)
 
     @property
     def predictions_dir(self) -> Path:

@@ -61,7 +61,7 @@ def plan_the_run(
     """The flow's steps in its order, each with what it would do: the markdown of the `plan` artifact."""
     given = {"flow_parameters": {"params": {REFRESH_PARAMETER: refresh}}}  # what the steps' policies read of them
     # a fresh local workspace is not created to be planned; an Azure one is only read (looking up is free)
-    exists = ws.backend != "local" or Path(ws.directory, "mlflow.db").is_file()
+    exists = ws.backend != "local" or Path(ws.directory, "locks").is_dir()  # made when a workspace is opened
 
     fetched = download_mnist.plan(ws, dataset, mirrors, timeout, **given)
     files = fetched.value

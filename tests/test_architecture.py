@@ -117,7 +117,7 @@ def test_the_rules_catch_a_violation(tmp_path, module, source, caught):
 # --- paths: every join of a folder and a name that is not a literal goes through workspaces.paths.inside ----
 PATHISH = re.compile(r"(path|folder|root|dir|directory|staging|dest|base|mount|home|file)s?$", re.IGNORECASE)
 INSIDE_MODULE = "workspaces/paths.py"  # the one join that may use joinpath: inside() itself
-PATH_MAKERS = {"Path", "PurePath", "inside", "uri_to_path", "path", "folder", "resolve", "expanduser", "absolute"}
+PATH_MAKERS = {"Path", "PurePath", "inside", "path", "folder", "resolve", "expanduser", "absolute"}
 
 
 def looks_like_a_path(node: ast.expr) -> bool:

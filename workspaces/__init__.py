@@ -34,7 +34,7 @@ def _connect(ref: WorkspaceRef) -> Workspace:
     if ref.backend == "local":
         from workspaces.local.workspace import LocalWorkspace
 
-        return LocalWorkspace(ref.directory)
+        return LocalWorkspace(ref.directory, ref.tracking_uri)
     try:
         if ref.backend == "azureml":
             from workspaces.azureml_v1.workspace import AzureMLWorkspace

@@ -59,6 +59,7 @@ class WorkspaceRef(Value):
     config_path: str | None = None  # Azure ML config.json
     credentials_block: str | None = None  # name of a prefect-azure AzureMlCredentials block
     datastore: str | None = None  # Azure ML datastore; None: the workspace's default
+    tracking_uri: str | None = None  # local: an MLflow tracking server (no user or password); None: SQLite
 
     def folder(self, name: str) -> Path:
         """A folder of the local state: results (the cache), downloads, reports, locks; refused if a symlink

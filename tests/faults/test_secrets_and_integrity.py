@@ -65,7 +65,7 @@ def test_a_version_registered_before_the_mlflow_model_is_fetched_as_its_pickle(f
     run_id = flow().result().run_id
     workspace = LocalWorkspace(tmp_path / "ws")
     client = workspace.tracking.client
-    pickle = workspace.tracking.artifact_path(run_id, "outputs/sklearn_mnist_model.pkl")
+    [pickle] = [p for p in (tmp_path / "ws" / "mlartifacts").rglob("sklearn_mnist_model.pkl") if run_id in str(p)]
     tags = {"model_sha256": sha256_file(pickle), "accuracy": "0.5", "regularization_rate": "0.8"}
     old = client.create_model_version("sklearn_mnist", f"{pickle.parent.as_uri()}", run_id=run_id, tags=tags)
     legacy = ModelVersion.from_registry(old.name, old.version, run_id, old.source, tags)

@@ -53,7 +53,7 @@ def rebuild(root: Path, tracking: LocalTracking, version: ModelVersion, folder: 
     if ended.returncode != 0:
         tail = (folder / "run.log").read_text(errors="replace").splitlines()[-5:]
         raise DataError(f"the rebuild's train.py exited {ended.returncode}: " + " | ".join(tail))
-    recorded = tracking.artifact_path(version.run_id, MODEL_FILE)
+    recorded = tracking.download_run_file(version.run_id, MODEL_FILE, folder / "recorded")
     return Rebuilt(recorded, inside(code, MODEL_FILE), data, notes)
 
 

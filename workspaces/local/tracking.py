@@ -12,10 +12,10 @@ workspace lock; registration holds the registry lock of the workspace (tasks/reg
 """
 
 import os
+import posixpath
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
@@ -34,9 +34,12 @@ MLFLOW_MODEL = "outputs/mlflow_model"  # where train.py saves the MLflow model, 
 
 
 class LocalTracking:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, server: str | None = None):
+        """The workspace's SQLite store, or the MLflow tracking server `server` (http(s)), shared by a team:
+        then runs, artifacts and the registry are the server's, and only the locks stay in `folder`."""
         self.folder = Path(folder)
-        self.uri = f"sqlite:///{self.folder / 'mlflow.db'}"
+        self.server = server
+        self.uri = server or f"sqlite:///{self.folder / 'mlflow.db'}"
         self.locks = self.folder / "locks"
         with exclusive(self.locks / "mlflow.lock"):  # the first use creates the tables: one process at a time
             self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
@@ -48,8 +51,16 @@ class LocalTracking:
             experiment = self.client.get_experiment_by_name(name)
             if experiment is not None:
                 return experiment.experiment_id
-            location = inside(self.folder, "mlartifacts", name).as_uri()
-            return self.client.create_experiment(name, artifact_location=location)
+            if not self.server:
+                location = inside(self.folder, "mlartifacts", name).as_uri()
+                return self.client.create_experiment(name, artifact_location=location)
+            try:  # in the server's artifact root
+                return self.client.create_experiment(name)
+            except MlflowException as exc:
+                made = self.client.get_experiment_by_name(name) if made_elsewhere(exc) else None
+                if made is None:
+                    raise
+                return made.experiment_id
 
     def start_run(self, experiment: str, name: str, tags: dict[str, str]) -> tuple[str, str]:
         """A new RUNNING run owned by this process; returns its id and experiment id."""
@@ -110,8 +121,16 @@ class LocalTracking:
             self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
         return orphans
 
-    def artifact_path(self, run_id: str, relative: str) -> Path:
-        return inside(uri_to_path(self.client.get_run(run_id).info.artifact_uri), relative)
+    def has_artifact(self, run_id: str, relative: str) -> bool:
+        """Whether the run keeps the file `relative` (a/b.pkl), in the workspace's folder or on the server."""
+        parent = posixpath.dirname(relative) or None
+        try:
+            return any(f.path == relative and not f.is_dir for f in self.client.list_artifacts(run_id, parent))
+        except MlflowException:
+            return False
+
+    def download_run_file(self, run_id: str, relative: str, dest: Path) -> Path:
+        return Path(self.client.download_artifacts(run_id, relative, str(dest)))
 
     def find_version(self, name: str, run_id: str):
         found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
@@ -123,7 +142,11 @@ class LocalTracking:
         need be. A crash between the logged model and the version leaves an unused logged model, nothing more."""
         with exclusive(self.locks / "mlflow.lock"):
             if not self.client.search_registered_models(f"name='{name}'"):
-                self.client.create_registered_model(name, description="LogisticRegression on MNIST (mnist-flow)")
+                try:
+                    self.client.create_registered_model(name, description="LogisticRegression on MNIST (mnist-flow)")
+                except MlflowException as exc:
+                    if not made_elsewhere(exc):
+                        raise
         run = self.client.get_run(run_id)
         model = self.client.create_logged_model(run.info.experiment_id, name=name, source_run_id=run_id)
         with tempfile.TemporaryDirectory() as scratch:
@@ -174,6 +197,7 @@ class LocalTracking:
             return False
 
 
-def uri_to_path(uri: str) -> Path:
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else Path(uri)
+def made_elsewhere(exc: MlflowException) -> bool:
+    """A name another workspace of the same tracking server created first (the lock here holds only this
+    folder's flows)."""
+    return exc.error_code == "RESOURCE_ALREADY_EXISTS"

@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 
 
 class LocalWorkspace(LocalRegistry):
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, tracking_uri: str | None = None):
         self.root = Path(directory).resolve()
+        self.tracking_uri = tracking_uri  # an MLflow tracking server; None: the workspace's SQLite file
         self.name = f"local workspace {self.root}"
         make_dirs(self.path("datastore"), self.path("runs"), self.path("results"))
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
@@ -69,7 +70,7 @@ class LocalWorkspace(LocalRegistry):
         opener.shutdown(wait=False)  # its one thread ends when the store is open
 
     def _open_tracking(self) -> LocalTracking:
-        tracking = LocalTracking(self.root)
+        tracking = LocalTracking(self.root, self.tracking_uri)
         for run_id in tracking.mark_orphans_killed():
             log.warning("run %s was left running by a flow that no longer exists; marked KILLED", run_id)
         return tracking
@@ -159,7 +160,7 @@ class LocalWorkspace(LocalRegistry):
             run_id, status, owner = run.info.run_id, run.info.status, run.data.tags.get(OWNER_TAG, "")
             alive = is_alive(owner)
             state: RunState
-            if status == "FINISHED" and "accuracy" in run.data.metrics and self._model_file(run_id).is_file():
+            if status == "FINISHED" and "accuracy" in run.data.metrics and self._has_model(run_id):
                 state = "finished"
             elif status == "RUNNING" and (local_runs.live_run(run_id) or (alive and owner != process_identity())):
                 state = "under_way"  # this process's, or another living flow's: followed through its log
@@ -176,15 +177,14 @@ class LocalWorkspace(LocalRegistry):
             for run in self.tracking.finished_training_runs(experiment, limit)
         ]
 
-    def _model_file(self, run_id: str) -> Path:
-        """The run's model: kept with the run in MLflow, or still in its folder if its flow died before that."""
-        kept = self.tracking.artifact_path(run_id, MODEL_FILE)
-        return kept if kept.is_file() else self.path("runs", run_id, MODEL_FILE)
+    def _has_model(self, run_id: str) -> bool:
+        """The run's model is kept with the run in MLflow, or still in its folder if its flow died before that."""
+        return self.tracking.has_artifact(run_id, MODEL_FILE) or self.path("runs", run_id, MODEL_FILE).is_file()
 
     @explained
     def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult:
         """A finished run's result; its files are kept with it in MLflow if its flow died before doing so."""
-        if not self.tracking.artifact_path(run.run_id, MODEL_FILE).is_file():
+        if not self.tracking.has_artifact(run.run_id, MODEL_FILE):
             folder = self.path("runs", run.run_id)
             self.tracking.end_run(run.run_id, "FINISHED", folder / "outputs", folder / "run.log")
         handle = RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
@@ -238,7 +238,8 @@ class LocalWorkspace(LocalRegistry):
         return local_runs.stop_all()  # every local run of this process: they share its life
 
     def _run_url(self, experiment_id: str, run_id: str) -> str:
-        return f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id}"  # `mlflow ui`'s default port
+        ui = self.tracking_uri or "http://127.0.0.1:5000"  # the server's own UI, else `mlflow ui`'s default port
+        return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
@@ -248,8 +249,7 @@ class LocalWorkspace(LocalRegistry):
                 held.get(n) == h and self.path("datastore", value.path, n).is_file() for n, h in value.files.items()
             )
         if isinstance(value, RunResult):
-            model = self.tracking.artifact_path(value.run_id, MODEL_FILE)
-            return self.tracking.run_exists(value.run_id) and model.is_file()
+            return self.tracking.run_exists(value.run_id) and self.tracking.has_artifact(value.run_id, MODEL_FILE)
         return self.tracking.version_exists(value.name, value.version)
 
 
