@@ -59,8 +59,8 @@ class ScoringParameters(FlowParameters):
     @field_validator("workspace_dir")
     @classmethod
     def _a_workspace(cls, folder: str) -> str:
-        if not (Path(folder) / "locks").is_dir():
-            raise ValueError(f"no workspace at {folder!r}; train a model there first")
+        if not Path(folder).is_dir():
+            raise ValueError(f"no workspace registry at {folder!r} (no such folder); train a model there first")
         return str(Path(folder).resolve())
 
     @field_validator("tracking_uri")
