@@ -9,6 +9,7 @@ This module runs on the compute (it is uploaded with train.py): it imports numpy
 """
 
 import gzip
+import hashlib
 import os
 import struct
 import zlib
@@ -74,13 +75,54 @@ def load_split(data_folder, split, dtype=np.float32):
 
     Reads the tutorial's datastore names (`train-images.gz`, ...). float32 halves the memory and, with
     scikit-learn's lbfgs, gives the same accuracy as float64 in about half the time (see benchmarks/).
+
+    The parsed arrays are kept beside the files, in `.parsed/`, named by the sha256 of the two files' contents,
+    and memory-mapped by the next reader: a sweep's runs decompress and scale the data once, not once each,
+    and share its pages. Where the folder cannot be written (a read-only mount), nothing is kept.
     """
-    images, labels = load_pair(
-        os.path.join(data_folder, f"{split}-images.gz"), os.path.join(data_folder, f"{split}-labels.gz")
-    )
+    images_file = os.path.join(data_folder, f"{split}-images.gz")
+    labels_file = os.path.join(data_folder, f"{split}-labels.gz")
+    kept = parsed_paths(data_folder, images_file, labels_file, np.dtype(dtype))
+    if kept is not None and all(os.path.exists(path) for path in kept):
+        images, labels = (np.load(path, mmap_mode="r") for path in kept)
+        if images.shape == (len(labels), MNIST_SHAPE[0] * MNIST_SHAPE[1]):
+            return images, labels
+    images, labels = load_pair(images_file, labels_file)
     scaled = images.astype(dtype)
     scaled /= 255.0
+    if kept is not None:
+        keep(kept, scaled, labels)
     return scaled, labels
+
+
+def parsed_paths(data_folder, images_file, labels_file, dtype):
+    """Where the parsed arrays of these two files are kept, or None if either file is missing."""
+    digest = hashlib.sha256()
+    try:
+        for name in (images_file, labels_file):
+            with open(name, "rb") as raw:
+                digest.update(hashlib.sha256(raw.read()).digest())
+    except OSError:
+        return None
+    stem = os.path.join(data_folder, ".parsed", f"{digest.hexdigest()[:32]}-{dtype.name}")
+    return f"{stem}-images.npy", f"{stem}-labels.npy"
+
+
+def keep(paths, *arrays):
+    """Write each array to its path atomically (a reader sees a whole file or none); skip an unwritable folder."""
+    try:
+        os.makedirs(os.path.dirname(paths[0]), exist_ok=True)
+        for path, array in zip(paths, arrays, strict=True):
+            partial = f"{path}.{os.getpid()}.tmp"
+            try:
+                with open(partial, "wb") as out:
+                    np.save(out, array)
+                os.replace(partial, path)
+            finally:
+                if os.path.exists(partial):  # a full disk: nothing half-written is left
+                    os.remove(partial)
+    except OSError:
+        pass
 
 
 def load_pair(images_file, labels_file):

@@ -31,6 +31,31 @@ def test_load_split_scales_pixels_to_0_1_as_float32(tmp_path):
     assert np.array_equal(y, labels)
 
 
+def test_the_parsed_split_is_kept_and_memory_mapped_by_the_next_reader(tmp_path):
+    images, labels = synthetic_digits(20, seed=0)
+    write_split(tmp_path, "train", images, labels)
+    first, first_labels = load_split(tmp_path, "train")
+    assert not isinstance(first, np.memmap) and len(list((tmp_path / ".parsed").glob("*.npy"))) == 2
+    again, again_labels = load_split(tmp_path, "train")
+    assert isinstance(again, np.memmap) and np.array_equal(again, first) and np.array_equal(again_labels, labels)
+    assert again.dtype == np.float32 and not list((tmp_path / ".parsed").glob("*.tmp"))
+
+    other, other_labels = synthetic_digits(20, seed=1)  # new contents under the same names: parsed anew
+    write_split(tmp_path, "train", other, other_labels)
+    changed, _ = load_split(tmp_path, "train")
+    assert not isinstance(changed, np.memmap) and np.array_equal(changed * 255, other.reshape(20, 784))
+
+
+def test_a_folder_where_nothing_can_be_kept_is_read_all_the_same(tmp_path):
+    """As on a read-only mount (the tests run as root, who may write anywhere): `.parsed` cannot be made."""
+    images, labels = synthetic_digits(20, seed=0)
+    write_split(tmp_path, "test", images, labels)
+    (tmp_path / ".parsed").write_text("a file, not a folder")
+    for _ in range(2):
+        X, y = load_split(tmp_path, "test")
+        assert not isinstance(X, np.memmap) and np.array_equal(y, labels) and X.shape == (20, 784)
+
+
 @pytest.mark.parametrize(
     "raw, label, message",
     [

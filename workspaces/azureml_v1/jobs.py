@@ -7,10 +7,8 @@ None of these calls the service; their constructors validate a lot, which is why
   unless the reference is also in the run configuration's `data_references` (the old Estimator registered it
   itself): `script_run_config` does both, so the run receives the mounted folder.
 - The run's environment (`training_environment`), each package on purpose:
-  - scikit-learn, numpy, joblib and skops at this machine's versions: the registered model is a pickle that
-    this machine loads again (the confusion matrix, the sha256 check), reliable only between equal versions, and
-    train.py also saves an MLflow model in skops format (mlflow-skinny, unlike mlflow, does not require skops;
-    its 3.15.0 sklearn flavour supports the format, read in its source, not yet run on Azure);
+  - scikit-learn, numpy and joblib at this machine's versions: the registered model is a pickle that this
+    machine loads again (the confusion matrix, the sha256 check), reliable only between equal versions;
   - azureml-core at this machine's version: on the older runtime the connection of MLflow to the run is made by
     azureml-core's code inside the job; without it `run.get_metrics()` stays empty and every run would end
     "without logging 'accuracy'". Not azureml-defaults, the tutorial's: through azureml-dataset-runtime it
@@ -34,7 +32,7 @@ from workspaces.base import ComputeSpec, TrainingJob
 
 ENVIRONMENT_NAME = "sklearn-mnist-env"
 PYTHON_VERSION = "3.11"
-PINNED_HERE = ("scikit-learn", "numpy", "joblib", "skops", "azureml-core")  # at this machine's versions
+PINNED_HERE = ("scikit-learn", "numpy", "joblib", "azureml-core")  # at this machine's versions
 METRICS = ("azureml-mlflow==1.62.0.post6", "mlflow-skinny==3.15.0")  # the newest pair that installs together
 DATA_REFERENCE = "mnist"  # the run sees the mount as $AZUREML_DATAREFERENCE_mnist
 

@@ -4,8 +4,7 @@ environment, the command job per regularization rate, the registered model. Thei
 
 - The training environment: no curated environment has scikit-learn 1.9, so one is built from Microsoft's
   Ubuntu 22.04 base image with a conda file: Python 3.11 and the same pins as SDK v1's (workspaces/azureml_v1/
-  jobs.py explains each): this machine's scikit-learn, numpy, joblib and skops, so the registered pickle loads here
-  and train.py's MLflow model can be saved;
+  jobs.py explains each): this machine's scikit-learn, numpy and joblib, so the registered pickle loads here;
   azureml-mlflow 1.62.0.post6 with mlflow-skinny 3.15.0, the newest pair that installs together, so train.py's
   MLflow logging reaches the job's metrics. Its version is a hash of that specification: unchanged, it is
   neither built nor registered again.
@@ -24,7 +23,7 @@ from workspaces.base import ComputeSpec, TrainingJob
 
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 ENVIRONMENT_NAME = "sklearn-mnist-env"
-PINNED_HERE = ("scikit-learn", "numpy", "joblib", "skops")
+PINNED_HERE = ("scikit-learn", "numpy", "joblib")
 METRICS = ("azureml-mlflow==1.62.0.post6", "mlflow-skinny==3.15.0")
 DATA_NAME = "mnist"  # the tutorial's folder name
 # AmlCompute's `tier` is turned into the REST body's vmPriority by snake_to_pascal: "LowPriority", which its

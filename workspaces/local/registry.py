@@ -1,5 +1,5 @@
 """The local workspace's model registry: plain operations on MLflow's (which version is champion is decided
-in steps/registry.py). A version is a logged model made from the MLflow model train.py saved, so
+in steps/registry.py). A version is a logged model made from the run's pickle as an MLflow model, so
 `mlflow models serve -m models:/sklearn_mnist@champion` and `mlflow.pyfunc.load_model` use it; one sha256 over
 all its files (the names and contents of what MLflow loads) is a tag, checked whenever it is fetched back.
 Versions registered before the MLflow model existed are a run's `outputs` folder with the tutorial's pickle,
@@ -42,7 +42,8 @@ class LocalRegistry:
 
     @explained
     def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
-        return self._version(self.tracking.create_version(name, run.run_id, dict(tags), model_digest))
+        test_images = inside(self.root, "datastore", "mnist", "test-images.gz")  # the model's input example
+        return self._version(self.tracking.create_version(name, run.run_id, dict(tags), model_digest, test_images))
 
     @explained
     def champion(self, name: str) -> ModelVersion | None:

@@ -35,6 +35,7 @@ class LocalRun:
     slot_fd: int
     stopped: bool = False  # stopped by us (cancellation, Ctrl-C), not killed from outside
     peak_memory_mb: float | None = None  # the process's peak resident memory, once it has ended
+    cpu_seconds: float | None = None  # the process's user and system CPU time, once it has ended
     tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
 
 
@@ -108,6 +109,7 @@ def _reaped(run: LocalRun) -> bool:
         return False
     run.process.returncode = os.waitstatus_to_exitcode(status)
     run.peak_memory_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    run.cpu_seconds = usage.ru_utime + usage.ru_stime
     return True
 
 

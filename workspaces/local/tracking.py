@@ -3,7 +3,7 @@
 `mlflow ui --backend-store-uri sqlite:///.workspace/mlflow.db` shows what this writes. Two traps of MLflow 3.17,
 measured: a model version must come from a logged model (`mlflow.register_model("runs:/<id>/...pkl")` fails
 with "Unable to find a logged_model" after creating an empty registered model), so `create_version` makes one
-from the MLflow model train.py saved in the run's `outputs/mlflow_model` and registers it by its artifact
+from the MLflow model built from the run's pickle (servable.py) and registers it by its artifact
 location and id (a `models:/<id>` source is looked up by the SQL store with the process's global tracking URI,
 not the client's: "Logged model ... not found"). And an experiment's artifacts default to `./mlruns` of
 whatever the current folder is, so every experiment is created with its artifact location inside the
@@ -23,14 +23,14 @@ from mlflow.entities import LoggedModelStatus, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
-from workspaces.base import JOB_KEY_TAG
+from workspaces.base import JOB_KEY_TAG, MODEL_FILE
+from workspaces.local.servable import save_servable
 from workspaces.locks import exclusive
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
 
 # MLflow draws a progress bar for every artifact download: in a flow's log, a line of carriage returns per model
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-MLFLOW_MODEL = "outputs/mlflow_model"  # where train.py saves the MLflow model, relative to the run
 
 
 class LocalTracking:
@@ -136,10 +136,12 @@ class LocalTracking:
         found = self.client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
         return found[0] if found else None
 
-    def create_version(self, name: str, run_id: str, tags: dict[str, str], digest_of: Callable[[Path], str]):
-        """A new version of `name`: a logged model made from the MLflow model folder the run saved (its
-        `digest_of` the folder, as uploaded, becomes the tag `model_sha256`), the registered model created if
-        need be. A crash between the logged model and the version leaves an unused logged model, nothing more."""
+    def create_version(
+        self, name: str, run_id: str, tags: dict[str, str], digest_of: Callable[[Path], str], test_images: Path
+    ):
+        """A new version of `name`: a logged model made from the run's pickle (servable.py; its `digest_of` the
+        folder, as uploaded, becomes the tag `model_sha256`), the registered model created if need be. A crash
+        between the logged model and the version leaves an unused logged model, nothing more."""
         with exclusive(self.locks / "mlflow.lock"):
             if not self.client.search_registered_models(f"name='{name}'"):
                 try:
@@ -150,7 +152,8 @@ class LocalTracking:
         run = self.client.get_run(run_id)
         model = self.client.create_logged_model(run.info.experiment_id, name=name, source_run_id=run_id)
         with tempfile.TemporaryDirectory() as scratch:
-            folder = Path(self.client.download_artifacts(run_id, MLFLOW_MODEL, scratch))
+            folder = Path(scratch, "mlflow_model")
+            save_servable(self.download_run_file(run_id, MODEL_FILE, Path(scratch)), folder, test_images)
             described = Model.load(folder)  # what log_model would record: which logged model, from which run
             described.model_id, described.run_id = model.model_id, run_id
             described.save(folder / "MLmodel")

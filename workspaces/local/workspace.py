@@ -221,8 +221,9 @@ class LocalWorkspace(LocalRegistry):
         if live is None:
             return self._follow_another_flows_run(run, sink)
         returncode = local_runs.follow(live, sink)
-        if live.peak_memory_mb is not None:
+        if live.peak_memory_mb is not None and live.cpu_seconds is not None:  # its process's, from wait4
             self.tracking.log_metric(run.run_id, "peak_memory_mb", round(live.peak_memory_mb, 1))
+            self.tracking.log_metric(run.run_id, "process_cpu_seconds", round(live.cpu_seconds, 2))
         run_dir = self.path("runs", run.run_id)
         outcome = run_outcome(run, returncode, live.stopped, tuple(live.tail), self.tracking.metrics(run.run_id))
         self.tracking.end_run(run.run_id, outcome.mlflow_status, run_dir / "outputs", live.log_file)

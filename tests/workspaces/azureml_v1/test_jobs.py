@@ -44,7 +44,7 @@ def test_the_environment_is_exactly_what_the_run_needs():
     environment = training_environment()
     assert isinstance(environment, Environment) and environment.name == "sklearn-mnist-env"
     dependencies = environment.python.conda_dependencies
-    here = ("scikit-learn", "numpy", "joblib", "skops", "azureml-core")  # the models load here; metrics reach the run
+    here = ("scikit-learn", "numpy", "joblib", "azureml-core")  # the models load here; metrics reach the run
     assert list(dependencies.pip_packages) == [f"{name}=={version(name)}" for name in here] + [
         "azureml-mlflow==1.62.0.post6",
         "mlflow-skinny==3.15.0",
