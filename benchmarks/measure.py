@@ -89,13 +89,17 @@ def flow_run_record(server: PrefectServer) -> dict:
     }
 
 
-def run_peaks_mb(workspace: Path) -> list[float]:
-    """Each training run's peak memory, as the local workspace recorded it in MLflow."""
+def training_runs(workspace: Path) -> list[dict[str, float]]:
+    """Each training run's figures as the local workspace recorded them in MLflow: its process's peak memory and
+    CPU seconds (getrusage, at its end), and the CPU seconds of its fit (train.py's own measure)."""
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{workspace}/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
+    names = ("peak_memory_mb", "process_cpu_seconds", "fit_cpu_seconds")
     return [
-        r.data.metrics["peak_memory_mb"] for r in client.search_runs(experiments) if "peak_memory_mb" in r.data.metrics
+        {name: r.data.metrics[name] for name in names}
+        for r in client.search_runs(experiments)
+        if all(name in r.data.metrics for name in names)
     ]

@@ -19,10 +19,11 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from benchmarks.measure import PROJECT, flow_run_record, measure, run_peaks_mb
+from benchmarks.measure import PROJECT, flow_run_record, measure, training_runs
 from plumbing.prefect_server import PrefectServer
 
-RATES = (0.8, 0.4, 0.2, 0.1)
+# the tutorial's rate first; a count of rates takes the first ones (a count beyond these is refused)
+RATES = (0.8, 0.4, 0.2, 0.1, 1.6, 0.6, 0.3, 0.05, 1.2, 0.9, 0.5, 0.25, 2.4, 0.7, 0.15, 3.2)
 
 
 def machine() -> dict:
@@ -50,7 +51,7 @@ def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server
     workspace = folder / f"workspace-{count}-{repetition}"
     flow = [sys.executable, "flows/main.py", "--workspace-dir", str(workspace), "--mirror", mnist, *rates]
     cold = measure(flow, server.env)
-    cold_record, run_peaks = flow_run_record(server), run_peaks_mb(workspace)
+    cold_record, runs = flow_run_record(server), training_runs(workspace)
     warm = measure(flow, server.env)
     empty = measure([sys.executable, "benchmarks/empty_flow.py"], server.env)
     fits = json.loads(bare.output.strip().splitlines()[-1])["fits"]
@@ -60,7 +61,10 @@ def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server
         "warm_seconds": warm.seconds,
         "empty_seconds": empty.seconds,
         "flow_peak_mb": cold.peak_mb,
-        "run_peak_mb": max(run_peaks, default=0.0),
+        "run_peak_mb": max((r["peak_memory_mb"] for r in runs), default=0.0),
+        # each run's CPU besides its fit (imports, data, MLflow), and its fit's, from its own process
+        "run_overhead_cpu_s": statistics.median(r["process_cpu_seconds"] - r["fit_cpu_seconds"] for r in runs),
+        "run_fit_cpu_s": statistics.median(r["fit_cpu_seconds"] for r in runs),
         "bare_baseline": fits[0],
         "flow_baseline": {
             "accuracy": cold_record["baseline_accuracy"],
@@ -76,8 +80,18 @@ def medians(repetitions: list[dict]) -> dict:
     median = lambda key: statistics.median(r[key] for r in repetitions)  # noqa: E731
     summary = {
         key: round(median(key), 2)
-        for key in ("bare_seconds", "cold_seconds", "warm_seconds", "empty_seconds", "flow_peak_mb", "run_peak_mb")
+        for key in (
+            "bare_seconds",
+            "cold_seconds",
+            "warm_seconds",
+            "empty_seconds",
+            "flow_peak_mb",
+            "run_peak_mb",
+            "run_overhead_cpu_s",
+            "run_fit_cpu_s",
+        )
     }
+    summary["overhead/fit"] = round(summary["run_overhead_cpu_s"] / summary["run_fit_cpu_s"], 2)
     summary["cold/bare"] = round(summary["cold_seconds"] / summary["bare_seconds"], 2)
     summary["warm/empty"] = round(summary["warm_seconds"] / summary["empty_seconds"], 2)
     for side in ("bare_baseline", "flow_baseline"):
@@ -92,17 +106,37 @@ def medians(repetitions: list[dict]) -> dict:
     return summary
 
 
+def slopes(results: dict) -> dict:
+    """Seconds each rate beyond the last count added to the cold flow, against the fit's CPU over the cores
+    (what one more rate must cost at least when the runs share the machine's cores)."""
+    counts, cores = sorted(results), os.cpu_count() or 1
+    return {
+        later: {
+            "seconds_per_rate": round(
+                (results[later]["cold_seconds"] - results[earlier]["cold_seconds"]) / (later - earlier), 2
+            ),
+            "fit_cpu_per_core": round(results[later]["run_fit_cpu_s"] / cores, 2),
+        }
+        for earlier, later in zip(counts, counts[1:], strict=False)
+    }
+
+
 def table(results: dict) -> str:
     lines = [
         "| rates | bare s | flow cold s | cold/bare | flow warm s | empty flow s | warm/empty "
-        "| flow peak MB | run peak MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| flow peak MB | run peak MB | run CPU besides fit s | fit CPU s | besides/fit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for count, m in results.items():
         lines.append(
             f"| {count} | {m['bare_seconds']} | {m['cold_seconds']} | {m['cold/bare']} | {m['warm_seconds']} | "
-            f"{m['empty_seconds']} | {m['warm/empty']} | {m['flow_peak_mb']} | {m['run_peak_mb']} |"
+            f"{m['empty_seconds']} | {m['warm/empty']} | {m['flow_peak_mb']} | {m['run_peak_mb']} | "
+            f"{m['run_overhead_cpu_s']} | {m['run_fit_cpu_s']} | {m['overhead/fit']} |"
         )
+    lines += ["", "| rates | s each extra rate adds (cold) | fit CPU s / cores | ratio |", "|---|---|---|---|"]
+    for count, s in slopes(results).items():
+        ratio = s["seconds_per_rate"] / s["fit_cpu_per_core"]
+        lines.append(f"| to {count} | {s['seconds_per_rate']} | {s['fit_cpu_per_core']} | {ratio:.2f} |")
     lines += [
         "",
         "| baseline `LogisticRegression()`, rates | bare (float64) accuracy | fit s | CPU s "
@@ -121,6 +155,32 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def plot(results: dict, path: Path, machine: dict) -> None:
+    """Cold seconds against the number of rates, for the bare script and the flow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = sorted(results)
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    for key, label in (
+        ("bare_seconds", "bare tutorial script"),
+        ("cold_seconds", "flow, cold (fresh workspace)"),
+        ("warm_seconds", "flow, warm (all cached)"),
+    ):
+        axes.plot(counts, [results[c][key] for c in counts], marker="o", label=label)
+    axes.set_xlabel("regularization rates")
+    axes.set_ylabel("seconds")
+    axes.set_title(f"Full MNIST on {machine['cpus']} cores: time against rates")
+    axes.set_xticks(counts)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -129,10 +189,12 @@ def main() -> None:
         help="a folder with the four MNIST files (default: $MNIST_MIRROR or ../shared/data/mnist)",
     )
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--rates", default="1,2,4", help="counts of regularization rates, comma-separated")
+    parser.add_argument("--rates", default="1,4,16", help="counts of regularization rates, comma-separated")
     parser.add_argument("--output", default=str(PROJECT / "benchmarks" / "results" / "latest.json"))
     args = parser.parse_args()
     counts = [int(c) for c in args.rates.split(",")]
+    if not all(0 < count <= len(RATES) for count in counts):
+        parser.error(f"--rates {args.rates}: each count must be 1 to {len(RATES)} (benchmarks/run.py's RATES)")
     with (
         tempfile.TemporaryDirectory(prefix="mnist-flow-bench-") as folder,
         PrefectServer(Path(folder) / "prefect") as server,
@@ -151,7 +213,9 @@ def main() -> None:
         "results": results,
         "raw": raw,
     }
+    report["slopes"] = slopes(results)
     Path(args.output).write_text(json.dumps(report, indent=1))
+    plot(results, Path(args.output).with_name("cold-vs-rates.png"), report["machine"])
     print(
         f"machine: {report['machine']}\nmedians of {args.repeat} runs; every flow against one running Prefect server\n"
     )
