@@ -7,9 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from tasks.plan import what_changed
+from tasks.plan import node_time, what_changed
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs
 from tests.prefect_api import task_runs
+from workspaces.azureml_common.runs import seconds_between
 from workspaces.base import DataRef, PastRun, TrainingJob
 
 PLANNED_AS = {"cached": "Cached", "run": "Completed"}
@@ -164,4 +165,19 @@ def test_a_plan_names_the_hash_that_changed_since_the_last_run_of_a_rate():
     assert what_changed(job, [other_rate]) == "no earlier finished run of reg-0.5"
     assert (
         what_changed(job, [last.model_copy(update={"data_hash": data.content_hash})]) == "same data and code as run r1"
+    )
+
+
+def test_a_run_history_time_that_is_not_a_time_leaves_the_run_out_of_the_estimate():
+    assert seconds_between("2026-11-28T10:00:00Z", "2026-11-28T10:02:30.5Z") == 150.5  # the SDKs' form
+    for start, end in (
+        ("yesterday", "2026-11-28T10:00:00Z"),
+        (None, "2026-11-28T10:00:00Z"),
+        ("2026-11-28T10:00:00Z", "2026-11-28T09:00:00Z"),
+    ):
+        assert seconds_between(start, end) is None
+    unknown = PastRun(run_id="r1", name="reg-0.5", regularization="0.5", data_hash="a", source_hash="c")
+    assert "no history yet" in node_time(1, [unknown], "e")
+    assert "about 5.0 node-minutes for 2 training run(s)" in node_time(
+        2, [unknown.model_copy(update={"node_seconds": 150})], "e"
     )

@@ -73,10 +73,13 @@ def run_state(status: str) -> RunState:
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:
-    """A run's time on its node from the run history's startTimeUtc and endTimeUtc (ISO 8601, 'Z')."""
-    if not start or not end:
+    """A run's time on its node from the run history's startTimeUtc and endTimeUtc (ISO 8601, 'Z'); None when
+    either is missing or not a time (an answer of the service is input: a plan is not refused for it)."""
+    try:
+        seconds = (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds()
+    except (TypeError, ValueError):
         return None
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return seconds if seconds >= 0 else None
 
 
 def last_value(value):
