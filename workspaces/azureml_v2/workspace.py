@@ -166,15 +166,20 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
             ]
 
         jobs = self._call(f"listing experiment {experiment!r}'s jobs", completed)
-        jobs.sort(key=lambda one: one.creation_context.created_at, reverse=True)
+        jobs.sort(key=lambda one: str(getattr(one.creation_context, "created_at", None) or ""), reverse=True)
         return [
             {
-                **self._call(f"reading job {one.name}", self.plane.run_details, self._tracking(one.name), one.name),
+                **self._call(f"reading job {one.name}", self.plane.run_details, self._listed_tracking(one), one.name),
                 "id": one.name,
                 "tags": dict(one.tags),
             }
             for one in jobs[:limit]
         ]
+
+    def _listed_tracking(self, job: Any) -> str:
+        """A listed job's tracking endpoint: from the list's answer, else read with the job."""
+        tracking = (job.services or {}).get("Tracking")
+        return tracking.endpoint if tracking is not None and tracking.endpoint else self._tracking(job.name)
 
     def _code(self, job: TrainingJob) -> str:
         """The training folder in the datastore, under its hash: uploaded once (a file at a time, by sha256),
