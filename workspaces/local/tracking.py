@@ -22,6 +22,7 @@ from mlflow.artifacts import download_artifacts
 from mlflow.entities import LoggedModelStatus, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE
 from workspaces.local.servable import save_servable
@@ -104,9 +105,12 @@ class LocalTracking:
     def metrics(self, run_id: str) -> dict[str, float]:
         return dict(self.client.get_run(run_id).data.metrics)
 
-    def run_exists(self, run_id: str) -> bool:
+    def finished_with(self, run_id: str, relative: str) -> bool:
+        """Whether the run exists, FINISHED, and keeps the file `relative`: a cached training result still holds.
+        One read of the run (every cached training step asks, on every warm flow)."""
         try:
-            return self.client.get_run(run_id).info.status == "FINISHED"
+            run = self.client.get_run(run_id)
+            return run.info.status == "FINISHED" and self._keeps(run.info.artifact_uri, relative)
         except MlflowException:
             return False
 
@@ -123,11 +127,16 @@ class LocalTracking:
 
     def has_artifact(self, run_id: str, relative: str) -> bool:
         """Whether the run keeps the file `relative` (a/b.pkl), in the workspace's folder or on the server."""
-        parent = posixpath.dirname(relative) or None
         try:
-            return any(f.path == relative and not f.is_dir for f in self.client.list_artifacts(run_id, parent))
+            return self._keeps(self.client.get_run(run_id).info.artifact_uri, relative)
         except MlflowException:
             return False
+
+    def _keeps(self, artifact_uri: str, relative: str) -> bool:
+        # the run's own artifact store, listed directly: MlflowClient.list_artifacts would read the run again
+        repository = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
+        listed = repository.list_artifacts(posixpath.dirname(relative) or None)
+        return any(f.path == relative and not f.is_dir for f in listed)
 
     def download_run_file(self, run_id: str, relative: str, dest: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, relative, str(dest)))

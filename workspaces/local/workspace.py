@@ -250,7 +250,7 @@ class LocalWorkspace(LocalRegistry):
                 held.get(n) == h and self.path("datastore", value.path, n).is_file() for n, h in value.files.items()
             )
         if isinstance(value, RunResult):
-            return self.tracking.run_exists(value.run_id) and self.tracking.has_artifact(value.run_id, MODEL_FILE)
+            return self.tracking.finished_with(value.run_id, MODEL_FILE)
         return self.tracking.version_exists(value.name, value.version)
 
 
