@@ -35,6 +35,7 @@ from flows.checks import (
 from steps.dataset import MNIST, Dataset
 from workspaces.base import AZURE_BACKENDS, BACKENDS, Backend, ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
+from workspaces.local.forked import process_model
 
 PROJECT = Path(__file__).resolve().parents[1]
 PUBLIC_MIRRORS = (
@@ -307,6 +308,11 @@ class TrainingParameters(FlowParameters):
             )
         if self.backend in AZURE_BACKENDS:
             check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
+        else:
+            try:
+                process_model()  # MNIST_FLOW_RUN_PROCESS: how the local runs start
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @classmethod

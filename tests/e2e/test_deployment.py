@@ -142,12 +142,11 @@ def test_cancelling_a_deployment_run_stops_its_training_runs(
     result = prefect_stack.run_deployment("mnist-training/local", parameters)
     assert result.returncode == 0, result.stdout
     run = latest_flow_run(prefect_stack)
-    datastore = str(workspace / "datastore")
-    wait_until(lambda: len(training_processes(datastore)) == 2, 180, "both training runs started")
+    wait_until(lambda: len(training_processes(workspace)) == 2, 180, "both training runs started")
     assert prefect_stack.prefect("flow-run", "cancel", str(run.id)).returncode == 0
     wait_until(
         lambda: (
-            not training_processes(datastore) and latest_flow_run(prefect_stack).state_name in ("Cancelled", "Crashed")
+            not training_processes(workspace) and latest_flow_run(prefect_stack).state_name in ("Cancelled", "Crashed")
         ),
         120,
         "the runs stopped and the flow run final",

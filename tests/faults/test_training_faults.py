@@ -11,6 +11,8 @@ from tests.flows.flow_runs import (
     edit_train_script,
     flow_command,
     flow_run_id,
+    fork_servers,
+    has_ended,
     mlflow_runs,
     model_versions,
     training_processes,
@@ -30,12 +32,12 @@ def slow_the_first_time(marker, when: str = "True") -> str:
 
 def test_a_run_sigkilled_mid_fit_from_outside_is_retried(flow, training_copy, tmp_path):
     edit_train_script(training_copy, slow_the_first_time(tmp_path / "started-once"))
-    datastore = str(tmp_path / "ws" / "datastore")
+    workspace = tmp_path / "ws"
 
     def kill_the_run_once_it_fits():
         logs = (tmp_path / "ws" / "runs").glob
         wait_until(lambda: any("fitting slowly" in log.read_text() for log in logs("*/run.log")), 120, "the fit")
-        for pid in training_processes(datastore):
+        for pid in training_processes(workspace):
             os.kill(pid, signal.SIGKILL)
 
     killer = threading.Thread(target=kill_the_run_once_it_fits, daemon=True)
@@ -83,11 +85,15 @@ def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work
         180,
         "reg-0.8 cached and reg-0.4 fitting",
     )
-    assert training_processes(str(workspace / "datastore")), first.output
+    assert training_processes(workspace), first.output
+    servers = fork_servers(first.process.pid)
+    assert len(servers) == 1, first.output  # the runs were forked from the flow's server
     first.process.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
-    # the kernel takes the runs with their flow (PR_SET_PDEATHSIG)
-    wait_until(lambda: training_processes(str(workspace / "datastore")) == [], 10, "the runs dying with their flow")
+    # the server sees its socket close, kills its runs and ends (and had it been killed, PR_SET_PDEATHSIG would
+    # have taken the runs)
+    wait_until(lambda: training_processes(workspace) == [], 10, "the runs dying with their flow")
+    wait_until(lambda: has_ended(servers[0]), 10, "the fork server ending with its flow")
 
     # the killed flow's flocks went with it: were they left, this run would wait until its time-out
     second = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, timeout=300)
@@ -119,7 +125,7 @@ def test_a_flow_killed_after_its_runs_finished_trains_nothing_again(
     assert sorted(r.info.status for r in mlflow_runs(workspace)) == ["FINISHED"] * 3
     first.process.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
-    wait_until(lambda: training_processes(str(workspace / "datastore")) == [], 10, "the runs dying with their flow")
+    wait_until(lambda: training_processes(workspace) == [], 10, "the runs dying with their flow")
 
     second = subprocess.run(command, env=subprocess_env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]

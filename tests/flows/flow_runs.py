@@ -2,6 +2,7 @@
 workspace's MLflow store."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -45,12 +46,37 @@ def edit_train_script(training_dir, before_main: str) -> None:
     script.write_text(text.replace("def main():\n", "def main():\n" + before_main, 1))
 
 
-def training_processes(marker: str) -> list[int]:
-    """Pids of the processes whose command line mentions `marker` (a workspace's datastore: its local runs)."""
+def training_processes(workspace: Path) -> list[int]:
+    """Pids of the processes working in a run folder of `workspace`: its local runs, forked or fresh."""
+    runs = f"{Path(workspace).resolve() / 'runs'}{os.sep}"
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+            if proc.name.isdigit() and f"{os.readlink(proc / 'cwd')}{os.sep}".startswith(runs):
+                found.append(int(proc.name))
+        except OSError:  # gone meanwhile, or a zombie
+            pass
+    return found
+
+
+def has_ended(pid: int) -> bool:
+    """Whether the process `pid` is gone, or a zombie (its parent died and nobody has reaped it yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def fork_servers(parent: int) -> list[int]:
+    """Pids of the fork servers (workspaces/local/forkserver.py) the process `parent` started."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and b"forkserver.py" in (proc / "cmdline").read_bytes()
+                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent  # its parent's pid
+            ):
                 found.append(int(proc.name))
         except OSError:
             pass

@@ -20,6 +20,7 @@ from tests.flows.flow_runs import (
     FlowProcess,
     edit_train_script,
     flow_command,
+    fork_servers,
     mlflow_runs,
     training_processes,
 )
@@ -81,6 +82,11 @@ BAD_INPUT = [
         "compute name 'x': expected 2 to 16 letters, digits or '-', starting with a letter (Azure ML's rule)",
     ),
     (["--vm-priority", "spot"], {}, "vm_priority 'spot': expected 'dedicated' or 'lowpriority'"),
+    (
+        [],
+        {"MNIST_FLOW_RUN_PROCESS": "spawn"},
+        "MNIST_FLOW_RUN_PROCESS 'spawn': expected 'fork' (the default) or 'exec'",
+    ),
     (["--training-dir", "."], {}, "training folder '.' has no train.py; expected the tutorial's entry script"),
     (
         ["--mirror", "https://me:secret@example.org/"],
@@ -190,23 +196,26 @@ def test_the_temporary_prefect_server_gets_time_to_start_unless_the_user_chose(t
     assert result.stdout.strip() == expected, result.stderr
 
 
+@pytest.mark.parametrize("process_model", ["fork", "exec"])
 def test_ctrl_c_stops_every_training_run_and_marks_it_killed(
-    subprocess_env, mirror, tiny_data, training_copy, tmp_path
+    subprocess_env, mirror, tiny_data, training_copy, tmp_path, process_model
 ):
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
     workspace = tmp_path / "ws"
     command = flow_command(
         tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *TWO_RATES, python=AT_A_TERMINAL
     )
-    flow = FlowProcess(command, subprocess_env)
+    flow = FlowProcess(command, {**subprocess_env, "MNIST_FLOW_RUN_PROCESS": process_model})
     try:
         wait_until(lambda: flow.count("fitting slowly") == 2, 120, "both runs fitting")
-        assert len(training_processes(str(workspace / "datastore"))) == 2, flow.output
+        assert len(training_processes(workspace)) == 2, flow.output
+        # forked from the flow's fork server, or each a fresh `python launcher.py train.py ...`
+        assert len(fork_servers(flow.process.pid)) == (process_model == "fork"), flow.output
         flow.process.send_signal(signal.SIGINT)
         assert flow.wait(timeout=90) == 130, flow.output
     finally:
         flow.process.kill()
-    wait_until(lambda: training_processes(str(workspace / "datastore")) == [], 10, "every run's process ending")
+    wait_until(lambda: training_processes(workspace) == [], 10, "every run's process ending")
     assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "KILLED"]
     assert flow.count("interrupted: the training runs were stopped and marked KILLED") == 1
 

@@ -4,6 +4,7 @@ Run as `python launcher.py train.py --data-folder ... --regularization ...` in t
 kernel to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG), checks the parent is still the one
 that started it (it may have died before the request), then runs the script as `python train.py` would:
 same sys.argv, the script's folder first on sys.path. Standard library only: it runs before anything else.
+forkserver.py uses the same two functions for the runs it forks.
 """
 
 import ctypes
@@ -24,12 +25,17 @@ def die_with_parent(expected_parent: int) -> None:
         os._exit(128 + signal.SIGKILL)
 
 
-def main() -> None:
-    die_with_parent(int(os.environ["MNIST_FLOW_PARENT_PID"]))
-    script = os.path.abspath(sys.argv[1])
-    sys.argv = sys.argv[1:]
+def run_script(argv: list[str]) -> None:
+    """Run `argv[0]` as `python argv[0] argv[1:]` would, in this interpreter."""
+    script = os.path.abspath(argv[0])
+    sys.argv = list(argv)
     sys.path.insert(0, os.path.dirname(script))
     runpy.run_path(script, run_name="__main__")
+
+
+def main() -> None:
+    die_with_parent(int(os.environ["MNIST_FLOW_PARENT_PID"]))
+    run_script(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from workspaces.base import MODEL_FILE, ModelVersion, Rebuilt, sha256_of_mapping
 from workspaces.errors import DataError
 from workspaces.files import SOURCE_IGNORE, sha256_file, sha256_tree
-from workspaces.local.runs import THREAD_VARIABLES
+from workspaces.local.processes import THREAD_VARIABLES
 from workspaces.local.tracking import LocalTracking
 from workspaces.paths import inside
 

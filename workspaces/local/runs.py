@@ -1,8 +1,10 @@
 """Local training runs as OS processes: start one from its snapshot, follow its log, stop it.
 
 Each run is a separate process in its own process group (so a terminal's Ctrl-C reaches the flow, which stops
-the runs itself, and stopping a run stops anything it started), running the entry script through
-launcher.py, which makes the kernel kill it if the flow process dies. Its stdout and stderr go to the run's
+the runs itself, and stopping a run stops anything it started), forked from the flow's fork server
+(forkserver.py: the libraries are imported once per flow, not once per run), or with MNIST_FLOW_RUN_PROCESS=exec
+a fresh interpreter running the entry script through launcher.py; either way the kernel kills it if the flow
+process dies. Its stdout and stderr go to the run's
 log file, not to a pipe: the file is the run's full log, kept with the run, and a run never blocks on a reader.
 The flow reads the file as it grows and hands each line to the Prefect logger under the run's name.
 """
@@ -19,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workspaces.base import LogSink, RunHandle
-from workspaces.local.processes import stop_group
+from workspaces.local import forked
+from workspaces.local.processes import RunProcess, stop_group
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 POLL_SECONDS = 0.2
 TAIL_LINES = 20
 
@@ -30,7 +32,7 @@ TAIL_LINES = 20
 @dataclass
 class LocalRun:
     handle: RunHandle
-    process: subprocess.Popen
+    process: RunProcess
     log_file: Path
     slot_fd: int
     stopped: bool = False  # stopped by us (cancellation, Ctrl-C), not killed from outside
@@ -45,20 +47,26 @@ stopping = threading.Event()  # set once the flow is being cancelled: no new run
 
 
 def launch(handle: RunHandle, run_dir: Path, data_folder: str, slot_fd: int, env: dict[str, str]) -> LocalRun:
+    """Start the run's entry script: forked from this process's fork server, or, with MNIST_FLOW_RUN_PROCESS=exec
+    (or if the server refused), in a fresh interpreter."""
     log_file = run_dir / "run.log"
-    command = [sys.executable, "-u", str(LAUNCHER), handle.job.entry_script, *handle.job.arguments(data_folder)]
+    argv = [handle.job.entry_script, *handle.job.arguments(data_folder)]
     child_env = {**os.environ, **env, "MNIST_FLOW_PARENT_PID": str(os.getpid()), "PYTHONUNBUFFERED": "1"}
     with open(log_file, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=run_dir,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=(slot_fd,),
-        )
+        process: RunProcess | None = None
+        if forked.process_model() == "fork":
+            process = forked.start(argv, run_dir, child_env, log.fileno(), slot_fd)
+        if process is None:
+            process = subprocess.Popen(
+                [sys.executable, "-u", str(LAUNCHER), *argv],
+                cwd=run_dir,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(slot_fd,),
+            )
     run = LocalRun(handle, process, log_file, slot_fd)
     with _live_lock:
         _live[handle.run_id] = run
@@ -74,6 +82,7 @@ def follow(run: LocalRun, sink: LogSink) -> int:
 
     follow_log(run.log_file, line, ended=lambda: _reaped(run))
     forget(run)
+    assert run.process.returncode is not None  # it has ended
     return run.process.returncode
 
 
@@ -99,6 +108,11 @@ def follow_log(log_file: Path, sink: LogSink, ended: Callable[[], bool]) -> None
 def _reaped(run: LocalRun) -> bool:
     """Whether the run's process has ended. It is reaped here with wait4, which, unlike Popen.poll, also
     returns the process's peak memory (the benchmarks and the run's metrics report it)."""
+    if isinstance(run.process, forked.ForkedProcess):  # the fork server reaps it with wait4 and says so
+        if run.process.poll() is None:
+            return False
+        run.peak_memory_mb, run.cpu_seconds = run.process.peak_memory_mb, run.process.cpu_seconds
+        return True
     if run.process.returncode is not None:
         return True
     try:

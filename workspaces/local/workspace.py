@@ -33,10 +33,12 @@ from workspaces.base import (
 )
 from workspaces.errors import ConfigError, RunCancelled, TransientError, with_log_tail
 from workspaces.files import SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically
+from workspaces.local import forked
 from workspaces.local import runs as local_runs
 from workspaces.local.compute import LocalCompute
 from workspaces.local.explain import explained
 from workspaces.local.outcome import run_outcome
+from workspaces.local.processes import THREAD_VARIABLES
 from workspaces.local.rebuild import THREADS_TAG
 from workspaces.local.registry import LocalRegistry
 from workspaces.local.runs import TAIL_LINES
@@ -59,6 +61,7 @@ class LocalWorkspace(LocalRegistry):
         self.root = Path(directory).resolve()
         self.tracking_uri = tracking_uri  # an MLflow tracking server; None: the workspace's SQLite file
         self.name = f"local workspace {self.root}"
+        forked.process_model()  # a bad MNIST_FLOW_RUN_PROCESS is refused now, before anything is done
         make_dirs(self.path("datastore"), self.path("runs"), self.path("results"))
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
         write_bytes_atomically(self.path("locks", "writable"), b"\0" * 65536)
@@ -140,7 +143,7 @@ class LocalWorkspace(LocalRegistry):
             snapshot(Path(job.source_dir), run_dir, job.source_hash)
             handle = RunHandle(run_id=run_id, name=job.run_name, job=job, url=self._run_url(experiment_id, run_id))
             env = {"MLFLOW_TRACKING_URI": self.tracking.uri, "MLFLOW_RUN_ID": run_id}
-            env.update(dict.fromkeys(local_runs.THREAD_VARIABLES, str(compute.threads_here())))
+            env.update(dict.fromkeys(THREAD_VARIABLES, str(compute.threads_here())))
             local_runs.launch(handle, run_dir, job.data.mount, slot, env)
         except BaseException:
             release(slot)

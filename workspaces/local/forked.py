@@ -1,0 +1,153 @@
+"""The flow's side of forkserver.py: one server per flow process, started on the first run, and a Popen-like
+handle on each run it forks.
+
+A forked run is still a separate OS process, in its own session, with its own folder, environment, log and node
+lock, killed with its flow; what it shares with its siblings is what the server imported before forking
+(numpy, SciPy, scikit-learn, joblib, MLflow: their code and their module-level state as import left it, copied
+on write) and Python's hash seed. MNIST_FLOW_RUN_PROCESS=exec starts `python launcher.py train.py ...` per run
+instead, a fresh interpreter as on Azure ML.
+"""
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from workspaces.errors import ConfigError
+from workspaces.local.processes import THREAD_VARIABLES
+
+log = logging.getLogger(__name__)
+FORKSERVER = Path(__file__).with_name("forkserver.py")
+PROCESS_MODELS = ("fork", "exec")
+READY_TIMEOUT_SECONDS = 300.0  # importing the libraries: seconds, minutes on a cold, busy disk
+REPLY_BYTES = 4096
+
+
+def process_model() -> str:
+    """How local runs start: MNIST_FLOW_RUN_PROCESS, 'fork' (default) or 'exec'."""
+    model = os.environ.get("MNIST_FLOW_RUN_PROCESS") or "fork"
+    if model not in PROCESS_MODELS:
+        raise ConfigError(f"MNIST_FLOW_RUN_PROCESS {model!r}: expected 'fork' (the default) or 'exec'")
+    return model
+
+
+class ForkedProcess:
+    """What LocalRun and stop_group use of a Popen (pid, poll, wait, returncode), for a run the server forked;
+    with its CPU time and peak memory from the server's wait4."""
+
+    def __init__(self, pid: int, replies: socket.socket, argv: list[str]):
+        self.pid = pid
+        self.args = argv
+        self.returncode: int | None = None
+        self.cpu_seconds: float | None = None
+        self.peak_memory_mb: float | None = None
+        self._replies = replies
+        self._lock = threading.Lock()
+
+    def poll(self) -> int | None:
+        if not self._lock.acquire(blocking=False):  # another thread is waiting for the end: it will see it
+            return self.returncode
+        try:
+            return self._receive(timeout=0)
+        finally:
+            self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._lock:
+            if self._receive(timeout) is None:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def _receive(self, timeout: float | None) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        self._replies.settimeout(timeout)
+        try:
+            reply = self._replies.recv(REPLY_BYTES)
+        except (BlockingIOError, TimeoutError):
+            return None
+        except OSError:
+            reply = b""
+        if reply:
+            ended = json.loads(reply)
+            self.returncode, self.cpu_seconds = ended["exit"], ended["cpu_seconds"]
+            self.peak_memory_mb = ended["peak_memory_mb"]
+        else:  # the server died, and its runs with it (PR_SET_PDEATHSIG)
+            self.returncode = -signal.SIGKILL
+        self._replies.close()
+        return self.returncode
+
+
+class ForkServer:
+    def __init__(self) -> None:
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, "1")}  # no BLAS or OpenMP thread before a fork
+        env.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")  # pyarrow's allocator thread, likewise
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-u", str(FORKSERVER), str(theirs.fileno())],
+                cwd=FORKSERVER.parent,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl-C reaches the flow, which stops the runs itself
+                pass_fds=(theirs.fileno(),),
+            )
+        self.control.settimeout(READY_TIMEOUT_SECONDS)
+        try:
+            answer = json.loads(self.control.recv(REPLY_BYTES) or b"{}")
+        except (OSError, ValueError):
+            answer = {}
+        self.control.settimeout(None)
+        self.refused = answer.get("refused") or ("" if answer.get("ready") else "it did not start")
+        if self.refused:
+            self.close()
+        else:
+            log.debug("fork server %d ready (%.1f s of CPU importing)", self.process.pid, answer["preload_cpu_seconds"])
+
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str], log_fd: int, slot_fd: int) -> ForkedProcess:
+        """Fork a run; raises OSError if the server is gone."""
+        replies, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()
+            socket.send_fds(self.control, [request], [theirs.fileno(), log_fd, slot_fd])
+        answer = replies.recv(REPLY_BYTES)
+        if not answer:
+            replies.close()
+            raise ConnectionError("the fork server ended before it started the run")
+        return ForkedProcess(json.loads(answer)["pid"], replies, argv)
+
+    def close(self) -> None:
+        self.control.close()  # the server kills what is left of its runs and exits
+        self.process.wait()
+
+
+_server: ForkServer | None = None
+_server_lock = threading.Lock()
+
+
+def start(argv: list[str], cwd: Path, env: dict[str, str], log_fd: int, slot_fd: int) -> ForkedProcess | None:
+    """Fork a run from this process's server, starting it (or a new one, if it died) first; None if it refused
+    (the caller starts a fresh interpreter)."""
+    global _server
+    with _server_lock:  # one request at a time on the control socket, one server per process
+        for attempt in range(2):
+            if _server is None or (_server.process.poll() is not None and not _server.refused):
+                _server = ForkServer()
+                if _server.refused:
+                    log.warning("local runs start fresh interpreters: the fork server refused (%s)", _server.refused)
+            if _server.refused:
+                return None
+            try:
+                return _server.start(argv, cwd, env, log_fd, slot_fd)
+            except OSError:
+                if attempt:
+                    raise
+                _server = None  # it died since the last run: start another
+    return None
