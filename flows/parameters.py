@@ -33,9 +33,8 @@ from flows.checks import (
     whole_number,
 )
 from steps.dataset import MNIST, Dataset
-from workspaces.base import AZURE_BACKENDS, BACKENDS, Backend, ComputeSpec, WorkspaceRef
+from workspaces.base import AZURE_BACKENDS, BACKENDS, Backend, ComputeSpec, WorkspaceRef, local_run_process
 from workspaces.errors import ConfigError
-from workspaces.local.forked import process_model
 
 PROJECT = Path(__file__).resolve().parents[1]
 PUBLIC_MIRRORS = (
@@ -310,7 +309,7 @@ class TrainingParameters(FlowParameters):
             check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
         else:
             try:
-                process_model()  # MNIST_FLOW_RUN_PROCESS: how the local runs start
+                local_run_process(os.environ)  # MNIST_FLOW_RUN_PROCESS: how the local runs start
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
         return self

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from workspaces.errors import RunFailed
+from workspaces.errors import ConfigError, RunFailed
 from workspaces.paths import inside
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
@@ -36,6 +36,17 @@ AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "A
 Backend = Literal["local", "azureml", "azureml-v2"]
 BACKENDS: tuple[Backend, ...] = ("local", "azureml", "azureml-v2")
 AZURE_BACKENDS = ("azureml", "azureml-v2")
+RUN_PROCESSES = ("fork", "exec")  # how local runs start: workspaces/local/forked.py
+
+
+def local_run_process(environ: Mapping[str, str]) -> str:
+    """MNIST_FLOW_RUN_PROCESS: 'fork' (the default: from the flow's fork server) or 'exec' (a fresh interpreter)."""
+    model = environ.get("MNIST_FLOW_RUN_PROCESS") or "fork"
+    if model not in RUN_PROCESSES:
+        raise ConfigError(f"MNIST_FLOW_RUN_PROCESS {model!r}: expected 'fork' (the default) or 'exec'")
+    return model
+
+
 # what each Azure backend needs installed: (module, the SDK's name, the extra, its make target)
 AZURE_SDKS = {
     "azureml": ("azureml.core", "the Azure ML SDK v1", "azure", "install-azure"),

@@ -18,22 +18,17 @@ import sys
 import threading
 from pathlib import Path
 
-from workspaces.errors import ConfigError
+from workspaces.base import local_run_process
 from workspaces.local.processes import THREAD_VARIABLES
 
 log = logging.getLogger(__name__)
 FORKSERVER = Path(__file__).with_name("forkserver.py")
-PROCESS_MODELS = ("fork", "exec")
 READY_TIMEOUT_SECONDS = 300.0  # importing the libraries: seconds, minutes on a cold, busy disk
 REPLY_BYTES = 4096
 
 
 def process_model() -> str:
-    """How local runs start: MNIST_FLOW_RUN_PROCESS, 'fork' (default) or 'exec'."""
-    model = os.environ.get("MNIST_FLOW_RUN_PROCESS") or "fork"
-    if model not in PROCESS_MODELS:
-        raise ConfigError(f"MNIST_FLOW_RUN_PROCESS {model!r}: expected 'fork' (the default) or 'exec'")
-    return model
+    return local_run_process(os.environ)
 
 
 class ForkedProcess:
