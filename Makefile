@@ -72,7 +72,7 @@ lint: $(VENV)/.test-$(PINS)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# benchmarks/: the flow against the bare tutorial script on the full MNIST at 1, 4 and 16 rates, about 40 minutes on 2 cores (BENCH_ARGS="--repeat 1" about 13)
+# benchmarks/: the flow against the bare tutorial script on the full MNIST at 1, 4 and 16 rates, about 30 minutes on 2 cores (BENCH_ARGS="--repeat 1" about 10)
 bench: $(VENV)/.base-$(PINS)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
