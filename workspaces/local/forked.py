@@ -102,6 +102,7 @@ class ForkServer:
         self.control.settimeout(None)
         self.refused = answer.get("refused") or ("" if answer.get("ready") else "it did not start")
         if self.refused:
+            self.process.kill()  # it may still be importing: do not wait for it
             self.close()
         else:
             log.debug("fork server %d ready (%.1f s of CPU importing)", self.process.pid, answer["preload_cpu_seconds"])
@@ -142,7 +143,8 @@ def start(argv: list[str], cwd: Path, env: dict[str, str], log_fd: int, slot_fd:
             try:
                 return _server.start(argv, cwd, env, log_fd, slot_fd)
             except OSError:
+                _server.control.close()
+                _server = None  # it died since the last run: start another
                 if attempt:
                     raise
-                _server = None  # it died since the last run: start another
     return None

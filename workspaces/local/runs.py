@@ -2,10 +2,10 @@
 
 Each run is a separate process in its own process group (so a terminal's Ctrl-C reaches the flow, which stops
 the runs itself, and stopping a run stops anything it started), forked from the flow's fork server
-(forkserver.py: the libraries are imported once per flow, not once per run), or with MNIST_FLOW_RUN_PROCESS=exec
-a fresh interpreter running the entry script through launcher.py; either way the kernel kills it if the flow
-process dies. Its stdout and stderr go to the run's
-log file, not to a pipe: the file is the run's full log, kept with the run, and a run never blocks on a reader.
+(forkserver.py: the libraries are imported once per flow, not once per run; the server kills its runs when the
+flow process dies), or with MNIST_FLOW_RUN_PROCESS=exec a fresh interpreter running the entry script through
+launcher.py, which makes the kernel kill it if the flow process dies. Its stdout and stderr go to the run's log
+file, not to a pipe: the file is the run's full log, kept with the run, and a run never blocks on a reader.
 The flow reads the file as it grows and hands each line to the Prefect logger under the run's name.
 """
 
@@ -106,8 +106,9 @@ def follow_log(log_file: Path, sink: LogSink, ended: Callable[[], bool]) -> None
 
 
 def _reaped(run: LocalRun) -> bool:
-    """Whether the run's process has ended. It is reaped here with wait4, which, unlike Popen.poll, also
-    returns the process's peak memory (the benchmarks and the run's metrics report it)."""
+    """Whether the run's process has ended. It is reaped with wait4 (here, or by the fork server), which, unlike
+    Popen.poll, also returns the process's CPU time and peak memory (the benchmarks and the run's metrics report
+    them)."""
     if isinstance(run.process, forked.ForkedProcess):  # the fork server reaps it with wait4 and says so
         if run.process.poll() is None:
             return False

@@ -33,7 +33,6 @@ from workspaces.base import (
 )
 from workspaces.errors import ConfigError, RunCancelled, TransientError, with_log_tail
 from workspaces.files import SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically
-from workspaces.local import forked
 from workspaces.local import runs as local_runs
 from workspaces.local.compute import LocalCompute
 from workspaces.local.explain import explained
@@ -61,7 +60,6 @@ class LocalWorkspace(LocalRegistry):
         self.root = Path(directory).resolve()
         self.tracking_uri = tracking_uri  # an MLflow tracking server; None: the workspace's SQLite file
         self.name = f"local workspace {self.root}"
-        forked.process_model()  # a bad MNIST_FLOW_RUN_PROCESS is refused now, before anything is done
         make_dirs(self.path("datastore"), self.path("runs"), self.path("results"))
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
         write_bytes_atomically(self.path("locks", "writable"), b"\0" * 65536)

@@ -139,3 +139,16 @@ def test_the_process_model_is_fork_exec_or_one_clear_error(monkeypatch):
     monkeypatch.setenv("MNIST_FLOW_RUN_PROCESS", "spawn")
     with pytest.raises(ConfigError, match="MNIST_FLOW_RUN_PROCESS 'spawn': expected 'fork' .* or 'exec'"):
         forked.process_model()
+
+
+def test_a_server_with_a_thread_after_its_imports_refuses_and_runs_start_fresh(tmp_path, monkeypatch, caplog):
+    """pyarrow (imported with scikit-learn) starts its allocator's thread when told to: forking then would copy
+    one thread of two, so the server refuses, and the flow's runs start as fresh interpreters."""
+    monkeypatch.setenv("JE_ARROW_MALLOC_CONF", "background_thread:true")
+    monkeypatch.setattr(forked, "_server", None)
+    folder = run_folder(tmp_path, "run", "print('ran')\n")
+    assert start_from_the_process_server(folder) is None  # the caller starts `python launcher.py train.py`
+    assert "2 threads after importing numpy" in forked._server.refused
+    assert "the fork server refused (2 threads after importing" in caplog.text
+    assert not (folder / "run.log").read_text()  # nothing ran
+    monkeypatch.setattr(forked, "_server", None)
