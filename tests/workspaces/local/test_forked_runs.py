@@ -81,6 +81,27 @@ def test_a_traceback_goes_to_the_log_and_exits_1(server, tmp_path):
     assert "Traceback" in log and "ValueError: no such regularization" in log
 
 
+ENDING = """
+import atexit, sys, threading, time
+atexit.register(lambda: print("atexit ran"))
+def late():
+    time.sleep(0.5)
+    print("thread finished")
+threading.Thread(target=late).start()
+sys.stdout.write("unflushed, without a newline")
+sys.exit(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_run_ends_as_python_would_its_threads_joined_atexit_run_output_flushed(server, tmp_path, code):
+    folder = run_folder(tmp_path, "ending", ENDING)
+    with open(folder / "run.log", "ab") as log, open(folder / "node.lock", "ab") as node:
+        run = server.start(["train.py", str(code)], folder, dict(os.environ), log.fileno(), node.fileno())
+    assert run.wait(timeout=60) == code
+    assert (folder / "run.log").read_text() == "unflushed, without a newlinethread finished\natexit ran\n"
+
+
 SLEEPER = "import time; print('fitting', flush=True); time.sleep(300)\n"
 
 
