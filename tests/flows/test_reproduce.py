@@ -3,6 +3,7 @@ every way that can fail reported as such; nothing registered, nothing added to t
 
 from importlib.metadata import version as installed
 
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 
@@ -47,6 +48,19 @@ def test_a_tampered_snapshot_is_reported_and_not_run(workspace, capsys):
     assert code == 1 and lines[-1] == "different", lines
     assert any("training code: the run's snapshot" in line and "changed after the run" in line for line in lines)
     assert not list((workspace / "reproductions").glob("*/code/outputs"))  # nothing was trained
+
+
+def test_the_rebuild_parses_the_checked_files_not_the_arrays_kept_beside_them(workspace, capsys):
+    """The parsed arrays a run keeps in the datastore's .parsed/ folder carry no recorded hash: changed, they
+    would make a rebuild train on other data. The rebuild reads its own checked copy of the files instead."""
+    kept = sorted((workspace / "datastore" / "mnist" / ".parsed").glob("*-images.npy"))
+    assert kept, "the runs keep their parsed arrays beside the data"
+    for images in kept:
+        array = np.load(images, mmap_mode="r+")
+        array[:] = 0  # same shape: a reader that trusted it would train on blank digits
+        array.flush()
+    code, lines = reproduce(workspace, "1", capsys)
+    assert code == 0 and lines[-1] == "identical", lines
 
 
 def damage(labels):

@@ -29,7 +29,9 @@ def rebuild(root: Path, tracking: LocalTracking, version: ModelVersion, folder: 
     run = tracking.client.get_run(version.run_id)
     snapshot = inside(root, "runs", version.run_id)
     notes = [check_code(snapshot, version.tags.get("training_code_sha256", ""))]
-    data, found = find_data(root, version.tags.get("data_sha256", ""))
+    recorded_data = version.tags.get("data_sha256", "")
+    data, found = find_data(root, recorded_data)
+    data = copy_data(data, folder / "data", recorded_data)
     notes.append(found)
     threads = run.data.tags.get(THREADS_TAG, "")
     if not (threads.isdigit() and 0 < int(threads) <= 256):  # a tag anyone with the store may have edited
@@ -89,6 +91,20 @@ def find_data(root: Path, recorded: str) -> tuple[Path, str]:
     raise DataError(
         f"data: {' and '.join(found)}; the version was trained on {recorded[:12]}...: cannot rebuild the version"
     )
+
+
+def copy_data(source: Path, dest: Path, recorded: str) -> Path:
+    """The found data files copied into the rebuild's folder, and checked there: train.py reads these, parses
+    them itself (not the parsed arrays a run keeps beside the datastore's files, which no hash covers), and
+    nothing that changes the workspace's files meanwhile reaches the rebuild."""
+    dest.mkdir()
+    names = sorted(p.name for p in source.glob("*.gz"))
+    for name in names:
+        shutil.copyfile(inside(source, name), dest / name)
+    digest = sha256_of_mapping({name: sha256_file(dest / name) for name in names})
+    if digest != recorded:
+        raise DataError(f"data: {source} changed while it was copied for the rebuild; run --reproduce again")
+    return dest
 
 
 def base_env() -> dict[str, str]:
