@@ -38,11 +38,11 @@ def save_servable(pickle: Path, folder: Path, test_images: Path) -> None:
 
 def first_digits(images_gz: Path, count: int) -> np.ndarray:
     """The first `count` images of an MNIST images file, as a model takes them (float32, 0..1); blank digits
-    if the file is not there (only the example shown with the model would differ)."""
+    if the file is not there or not whole (only the example shown with the model would differ)."""
     try:
         with gzip.open(images_gz) as gz:
             gz.read(16)  # the IDX header (checked when the data were uploaded)
-            pixels = np.frombuffer(gz.read(count * MNIST_PIXELS), dtype=np.uint8)
-    except OSError:
+            pixels = np.frombuffer(gz.read(count * MNIST_PIXELS), dtype=np.uint8).reshape(count, MNIST_PIXELS)
+    except (OSError, EOFError, ValueError):  # missing, not gzip, or cut short since the upload
         return np.zeros((count, MNIST_PIXELS), dtype=np.float32)
-    return pixels.reshape(count, MNIST_PIXELS).astype(np.float32) / 255.0
+    return pixels.astype(np.float32) / 255.0
