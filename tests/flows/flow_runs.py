@@ -59,10 +59,15 @@ def training_processes(workspace: Path) -> list[int]:
     return found
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, parent pid, ... (OSError if the process is gone)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def has_ended(pid: int) -> bool:
     """Whether the process `pid` is gone, or a zombie (its parent died and nobody has reaped it yet)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return stat_fields(pid)[0] == "Z"
     except OSError:
         return True
 
@@ -75,7 +80,7 @@ def fork_servers(parent: int) -> list[int]:
             if (
                 proc.name.isdigit()
                 and b"forkserver.py" in (proc / "cmdline").read_bytes()
-                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent  # its parent's pid
+                and int(stat_fields(proc.name)[1]) == parent  # its parent's pid
             ):
                 found.append(int(proc.name))
         except OSError:
