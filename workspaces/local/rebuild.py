@@ -100,8 +100,8 @@ def copy_data(source: Path, dest: Path, recorded: str) -> Path:
     dest.mkdir()
     names = sorted(p.name for p in source.glob("*.gz"))
     for name in names:
-        shutil.copyfile(inside(source, name), dest / name)
-    digest = sha256_of_mapping({name: sha256_file(dest / name) for name in names})
+        shutil.copyfile(inside(source, name), inside(dest, name))
+    digest = sha256_of_mapping({name: sha256_file(inside(dest, name)) for name in names})
     if digest != recorded:
         raise DataError(f"data: {source} changed while it was copied for the rebuild; run --reproduce again")
     return dest
