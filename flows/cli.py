@@ -2,11 +2,14 @@
 one clear line on error. Each flag is a field of the flow's parameter model, declared there once.
 
 Exit status: 0 when the flow completed; 2 for bad input (nothing was downloaded, provisioned or written);
-1 when the flow failed (its error, with a failed run's last log lines); 130 when interrupted (Ctrl-C), after
-the training runs were stopped.
+1 when the flow failed (its error, with a failed run's last log lines); 130, 143 or 129 when stopped by Ctrl-C,
+SIGTERM or SIGHUP, after the training runs were stopped (plumbing/stopping.py). The command starts Prefect's
+temporary server itself when no Prefect server is configured, and stops it on every way out
+(plumbing/prefect_server.py).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -20,6 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from flows.parameters import FlowParameters, TrainingParameters
 from workspaces import stop_all_runs
+from workspaces.base import AZURE_BACKENDS
 from workspaces.errors import ConfigError, FlowError
 
 # the flags whose name is not the parameter's (the tutorial's and the earlier command line's spelling)
@@ -37,6 +41,7 @@ class CommandLine:
     description: str
     parameters: type[FlowParameters]
     completed: Callable[[Any], str]
+    interrupted: Callable[[Any], str]  # its parameters -> what a stop (Ctrl-C, SIGTERM, SIGHUP) stopped
     reproduce: bool = False  # offers --reproduce VERSION (the training command line)
 
 
@@ -49,6 +54,11 @@ TRAINING = CommandLine(
         if isinstance(done, str)
         # the plan, or the registered version
         else f"registered model {done.name} version {done.version}: accuracy {done.accuracy:.4f}"
+    ),
+    lambda params: (
+        "the training runs were cancelled on Azure ML"
+        if params.workspace.backend in AZURE_BACKENDS
+        else "the training runs were stopped and marked KILLED"
     ),
     reproduce=True,
 )
@@ -159,6 +169,9 @@ def check_command_line(argv: list[str] | None = None, command: CommandLine = TRA
         sys.exit(2)
     for name, value in TEMPORARY_SERVER_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    from plumbing.prefect_server import TemporaryServer
+
+    TemporaryServer.start_unless_configured()  # it boots while the flow's modules load; main() waits for it
 
 
 def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -> int:
@@ -174,15 +187,31 @@ def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -
     except FlowError as exc:  # --reproduce on a workspace it cannot read or write
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from plumbing.prefect_server import TemporaryServer, owned_temporary_server
+    from plumbing.stopping import CommandStop
+
+    with CommandStop(at_once=TemporaryServer.kill_running) as stop:
+        try:
+            with owned_temporary_server():
+                status, line = run_to_the_end(flow, arguments, command)
+        except KeyboardInterrupt:  # the runs were stopped inside, while Prefect could still record it
+            stopped = command.interrupted(command.parameters.from_flow(arguments))
+            status, line = stop.exit_status, f"interrupted by {stop.name or 'Ctrl-C (SIGINT)'}: {stopped}"
+    with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) cannot be told
+        print(line, file=sys.stdout if status == 0 else sys.stderr)
+    return status
+
+
+def run_to_the_end(flow, arguments: dict, command: CommandLine) -> tuple[int, str]:
+    """The flow, run: its exit status, and the line that says how it ended."""
     try:
         state = flow(params=arguments, return_state=True)
     except KeyboardInterrupt:
         stop_all_runs()  # already done if the flow was waiting for its runs; harmless twice
-        print("interrupted: the training runs were stopped and marked KILLED", file=sys.stderr)
-        return 130
+        raise
     if state.is_completed():
-        print(command.completed(state.result()))
-        return 0
+        return 0, command.completed(state.result())
     error = state.result(raise_on_failure=False)
-    print(f"error: {error if isinstance(error, FlowError) else state.message}", file=sys.stderr)
-    return 2 if isinstance(error, ConfigError) else 1
+    return (
+        2 if isinstance(error, ConfigError) else 1
+    ), f"error: {error if isinstance(error, FlowError) else state.message}"

@@ -8,4 +8,5 @@ SCORING = CommandLine(
     "Score digits with a registered version of sklearn_mnist (default: the champion on the MNIST test set).",
     ScoringParameters,
     lambda csv_path: f"predictions written to {csv_path}",
+    lambda params: "nothing was written (predictions.csv is written whole or not at all)",
 )

@@ -72,6 +72,23 @@ def has_ended(pid: int) -> bool:
         return True
 
 
+def descendants(pid: int) -> list[int]:
+    """Pids of every process started by `pid`, and by those, and so on (to check later that none is left)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit():
+                children.setdefault(int(stat_fields(proc.name)[1]), []).append(int(proc.name))
+        except OSError:
+            pass
+    found, parents = [], [pid]
+    while parents:
+        born = children.get(parents.pop(), [])
+        found += born
+        parents += born
+    return sorted(found)
+
+
 def fork_servers(parent: int) -> list[int]:
     """Pids of the fork servers (workspaces/local/forkserver.py) the process `parent` started."""
     found = []

@@ -1,11 +1,10 @@
-"""`python flows/main.py` as a user runs it: exit statuses, one-line errors, Ctrl-C.
+"""`python flows/main.py` as a user runs it: exit statuses, one-line errors (stopping it: test_stopping.py).
 
 The bad-input table is checked in-process (the parser and messages are the same code, without a Python start
 per case); a few cases run as real processes, as a user types them, to show the wiring holds end to end.
 """
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,26 +13,8 @@ import pytest
 
 from flows.cli import check_command_line
 from tests.conftest import PROJECT
-from tests.flows.flow_runs import (
-    MAIN,
-    TWO_RATES,
-    FlowProcess,
-    edit_train_script,
-    flow_command,
-    fork_servers,
-    mlflow_runs,
-    training_processes,
-)
-from tests.waiting import wait_until
+from tests.flows.flow_runs import MAIN, flow_command
 
-# A command started in the background by a non-interactive shell (as this suite may be) ignores SIGINT, and
-# so would the flow; at a terminal, Ctrl-C's SIGINT is not ignored. This restores that before exec.
-AT_A_TERMINAL = [
-    sys.executable,
-    "-c",
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
-]
 NOT_FOUND = "[Errno 2] No such file or directory: 'missing.json'"
 BAD_INPUT = [
     (["--regularization", "-0.5"], {}, "regularization rate '-0.5': expected a positive finite number, such as 0.8"),
@@ -194,30 +175,6 @@ def test_the_temporary_prefect_server_gets_time_to_start_unless_the_user_chose(t
         [sys.executable, "-c", show], capture_output=True, text=True, cwd=PROJECT, env=env, timeout=120
     )
     assert result.stdout.strip() == expected, result.stderr
-
-
-@pytest.mark.parametrize("process_model", ["fork", "exec"])
-def test_ctrl_c_stops_every_training_run_and_marks_it_killed(
-    subprocess_env, mirror, tiny_data, training_copy, tmp_path, process_model
-):
-    edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
-    workspace = tmp_path / "ws"
-    command = flow_command(
-        tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *TWO_RATES, python=AT_A_TERMINAL
-    )
-    flow = FlowProcess(command, {**subprocess_env, "MNIST_FLOW_RUN_PROCESS": process_model})
-    try:
-        wait_until(lambda: flow.count("fitting slowly") == 2, 120, "both runs fitting")
-        assert len(training_processes(workspace)) == 2, flow.output
-        # forked from the flow's fork server, or each a fresh `python launcher.py train.py ...`
-        assert len(fork_servers(flow.process.pid)) == (process_model == "fork"), flow.output
-        flow.process.send_signal(signal.SIGINT)
-        assert flow.wait(timeout=90) == 130, flow.output
-    finally:
-        flow.process.kill()
-    wait_until(lambda: training_processes(workspace) == [], 10, "every run's process ending")
-    assert [r.info.status for r in mlflow_runs(workspace)] == ["KILLED", "KILLED"]
-    assert flow.count("interrupted: the training runs were stopped and marked KILLED") == 1
 
 
 def test_a_successful_run_prints_no_error_cold_or_warm(mirror, tiny_data, tmp_path):
