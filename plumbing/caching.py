@@ -1,8 +1,11 @@
 """Caching every step in the workspace, so that a re-run only does what changed.
 
-A step's key is `INPUTS + TASK_SOURCE` (INPUTS alone would let two tasks with equal inputs share a key); its
-result persists in the workspace's `results/`, and concurrent flows take the key's lock first
-(SERIALIZABLE isolation), so two flows started together compute a step once. Three additions to Prefect:
+A step's key is `INPUTS + StepCode`: its inputs, and the code it runs (its task's module and the project modules
+that imports, plumbing/step_code.py) with its name (INPUTS alone would let two tasks with equal inputs share a key;
+Prefect's TASK_SOURCE would miss a change in steps/). Its result persists in the workspace's `results/`, with
+`results/code/<step>.json` saying which code it last ran, so a plan can name what changed; concurrent flows take
+the key's lock first (SERIALIZABLE isolation), so two flows started together compute a step once. Four additions
+to Prefect:
 
 - `FlockLockManager`: Prefect's FileSystemLockManager writes lock files that never expire unless a hold
   timeout is given, and transactions give none, so a flow killed mid-step would make the next one wait forever.
@@ -10,10 +13,12 @@ result persists in the workspace's `results/`, and concurrent flows take the key
 - `StillTrue`: a cache hit cannot look at files. Before the lookup, this policy reads the cached value and
   asks whether what it points to still exists (downloaded files, datastore content, a run's model, a model
   version); if not, or if the flow was asked to `refresh_cache`, it drops the record and the step runs again.
+- `StepCode`: the code a step runs, in its key (see above).
 - `workspace_task`: the workspace (and so the folder of results and locks) is known only when the flow runs,
   so a step is bound to the `WorkspaceRef` it receives as its first argument at each call.
 """
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,16 +28,19 @@ from typing import Any
 
 import anyio.to_thread
 from prefect import Task, task
-from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.cache_policies import INPUTS, CachePolicy
 from prefect.filesystems import LocalFileSystem
 from prefect.locking.protocol import LockManager
 from prefect.logging import get_run_logger
 from prefect.results import ResultStore
 from prefect.utilities.callables import get_call_parameters
+from prefect.utilities.hashing import hash_objects
 
 import workspaces
+from plumbing.step_code import code_hash, step_code, what_changed
 from workspaces import locks
 from workspaces.base import WorkspaceRef
+from workspaces.files import write_bytes_atomically
 from workspaces.paths import inside
 
 REFRESH_PARAMETER = "refresh_cache"  # the flow parameter that recomputes every step
@@ -99,10 +107,44 @@ def still_held(part: Callable[[Any], Any] = lambda value: value) -> Check:
 
 
 @dataclass
+class StepCode(CachePolicy):
+    """The code the step runs, and the step's own name (two steps of one module with equal inputs differ)."""
+
+    def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
+        fn = task_ctx.task.fn
+        return hash_objects(fn.__qualname__, code_hash(fn.__module__), raise_on_failure=True)
+
+
+def code_record(results: str | Path, fn: Callable) -> Path:
+    """Where the code a step last ran with is kept: results/code/<module>.<function>.json."""
+    return inside(results, "code", f"{fn.__module__}.{fn.__qualname__}.json")
+
+
+def remember_code(results: Path) -> Callable:
+    """A completion hook: the step's code is what its newest result was computed with."""
+
+    def remember(task, task_run, state) -> None:
+        recorded = json.dumps(step_code(task.fn.__module__), indent=1, sort_keys=True).encode()
+        write_bytes_atomically(code_record(results, task.fn), recorded)
+
+    return remember
+
+
+def why_no_record(results: str | Path, fn: Callable) -> str:
+    """'code changed: steps/baseline.py' when the step last ran other code, else 'no record' (other inputs)."""
+    try:
+        recorded = json.loads(code_record(results, fn).read_text())
+    except (OSError, ValueError):
+        return "no record"
+    changed = what_changed(recorded, step_code(fn.__module__))
+    return f"code changed: {', '.join(changed)}" if changed else "no record"
+
+
+@dataclass
 class StillTrue(CachePolicy):
     """`base`'s key, used only while `check(cached value, inputs)` holds (see the module docstring)."""
 
-    base: CachePolicy = field(default_factory=lambda: INPUTS + TASK_SOURCE)
+    base: CachePolicy = field(default_factory=lambda: INPUTS + StepCode())
     check: Check | None = None
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
@@ -116,7 +158,7 @@ class StillTrue(CachePolicy):
         Only a plan reads a record that `refresh_cache` drops (the run must not: it may be what is broken)."""
         key = self.base.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
         if key is None or not store.exists(key):
-            return Lookup(key, None, "no record")
+            return Lookup(key, None, why_no_record(store.result_storage.basepath, task_ctx.task.fn))
         if refresh_requested(flow_parameters):
             return Lookup(
                 key, store.read(key).result if planning else None, f"recomputed ({REFRESH_PARAMETER})", stale=True
@@ -164,7 +206,8 @@ class WorkspaceTask:
         policy = self.task.cache_policy.configure(
             lock_manager=FlockLockManager(ws.results_dir / "locks"), isolation_level="SERIALIZABLE"
         )
-        return self.task.with_options(result_storage=ws.results_dir, cache_policy=policy)
+        remember: list = [*self.task.on_completion_hooks, remember_code(ws.results_dir)]
+        return self.task.with_options(result_storage=ws.results_dir, cache_policy=policy, on_completion=remember)
 
     def __call__(self, ws: WorkspaceRef, *args, **kwargs):
         return self.bound(ws)(ws, *args, **kwargs)
@@ -185,14 +228,14 @@ class WorkspaceTask:
 def workspace_task(
     *, still_true: Check | None = None, exclude: tuple[str, ...] = (), **options
 ) -> Callable[[Callable], WorkspaceTask]:
-    """`@task` with the project's caching: INPUTS (but `exclude`) + TASK_SOURCE, persisted and locked in the
+    """`@task` with the project's caching: INPUTS (but `exclude`) + StepCode, persisted and locked in the
     workspace, valid while `still_true(cached value, inputs)` holds."""
 
     def decorate(fn: Callable) -> WorkspaceTask:
         inputs: CachePolicy = INPUTS
         for name in exclude:
             inputs = inputs - name
-        policy = StillTrue(base=inputs + TASK_SOURCE, check=still_true)
+        policy = StillTrue(base=inputs + StepCode(), check=still_true)
         return WorkspaceTask(task(cache_policy=policy, persist_result=True, **options)(fn))
 
     return decorate

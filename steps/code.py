@@ -1,5 +1,6 @@
-"""The training code as a cache input: Prefect's TASK_SOURCE hashes only a task's own lines, so the hash of
-the whole training folder, and the versions of the libraries it runs on, are given to the steps explicitly."""
+"""The training code as a cache input: the hash of the training folder's files as they are uploaded to the compute,
+and the versions of the libraries it runs on, given to the steps that run it explicitly (and carried by every
+training run as its tags: the job key)."""
 
 from importlib.metadata import version
 from pathlib import Path

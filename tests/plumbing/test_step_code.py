@@ -1,0 +1,86 @@
+"""A step's cache key covers the code it runs (plumbing/step_code.py): edit a step's module and that step runs
+again, the others stay cached, and `--plan` says why; a comment or a reformatting is no change."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from plumbing.step_code import PACKAGES, step_code, syntax_hash, what_changed
+from tests.conftest import PROJECT
+from tests.flows.flow_runs import flow_command
+
+FINISHED = re.compile(r"Task run '([^']+)' - Finished in state (\w+)")
+
+
+def test_a_step_runs_the_modules_it_imports_but_not_the_adapters():
+    code = step_code("tasks.baseline")
+    assert {"tasks/baseline.py", "steps/baseline.py", "steps/mnist.py", "training/utils.py"} <= code.keys()
+    assert "workspaces/base.py" in code and not [name for name in code if name.startswith("workspaces/local/")]
+    assert "steps/digits.py" not in code  # another step's work
+
+
+def test_a_comment_or_a_reformatting_is_no_change_but_a_statement_is(tmp_path):
+    module = tmp_path / "module.py"
+    module.write_text('"""Doc."""\nx = fit(images[:60000])\n')
+    before = syntax_hash(module)
+    module.write_text('"""Doc."""\n\n# the whole training set\nx = fit( images[ : 60000 ] )  # all of it\n')
+    assert syntax_hash.__wrapped__(module) == before
+    module.write_text('"""Doc."""\nx = fit(images[:2000])\n')
+    assert syntax_hash.__wrapped__(module) != before
+    assert what_changed({"a.py": "1", "b.py": "2"}, {"a.py": "1", "b.py": "3", "c.py": "4"}) == ["b.py", "c.py"]
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """The project's code in a folder a test may edit, run as `python <copy>/flows/main.py`."""
+    copy = tmp_path / "project"
+    for package in PACKAGES:
+        shutil.copytree(PROJECT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def run_copy(copy, tmp_path, mirror, tiny_data, env, *flags) -> tuple[str, dict[str, str]]:
+    """The copy's command line: its output, and each task run's final state by name."""
+    command = flow_command(tmp_path, mirror.url, tiny_data[1], *flags)
+    command[1] = str(copy / "flows" / "main.py")
+    result = subprocess.run(
+        command, env={**env, "PYTHONPATH": str(copy)}, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr, dict(FINISHED.findall(result.stdout + result.stderr))
+
+
+def test_a_step_whose_code_changed_runs_again_and_the_others_stay_cached(
+    project_copy, tmp_path, mirror, tiny_data, subprocess_env
+):
+    _, first = run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env)
+    assert first["train the baseline"] == "Completed"
+    baseline = project_copy / "steps" / "baseline.py"
+    baseline.write_text(
+        baseline.read_text().replace("model.fit(X_train, y_train)", "model.fit(X_train[:50], y_train[:50])")
+    )
+    plan, _ = run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env, "--plan")
+    assert "| train the baseline | run | code changed: steps/baseline.py |" in plan
+    assert "| download tiny-mnist | cached |" in plan and "| train reg-0.8 | cached |" in plan
+    _, edited = run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env)
+    assert edited.pop("train the baseline") == "Completed"
+    cached = ("download tiny-mnist", "look at the digits", "upload to mnist", "train reg-0.8", "register the best")
+    assert {step: edited[step] for step in cached} == dict.fromkeys(cached, "Cached")
+    _, unchanged = run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env)
+    assert unchanged["train the baseline"] == "Cached"
+    assert {unchanged[step] for step in cached} == {"Cached"}
+
+
+def test_an_edited_comment_leaves_the_step_cached(project_copy, tmp_path, mirror, tiny_data, subprocess_env):
+    run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env)
+    digits = project_copy / "steps" / "digits.py"
+    digits.write_text(digits.read_text().replace("SAMPLE_SIZE = 30", "SAMPLE_SIZE = 30  # the tutorial's count\n"))
+    _, again = run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env)
+    assert again["look at the digits"] == "Cached"
+    digits.write_text(digits.read_text().replace("SAMPLE_SIZE = 30", "SAMPLE_SIZE = 10"))
+    _, edited = run_copy(project_copy, tmp_path, mirror, tiny_data, subprocess_env)
+    assert edited["look at the digits"] == "Completed" and edited["train the baseline"] == "Cached"
+    assert os.path.isfile(tmp_path / "ws" / "reports" / "sample-digits.png")
