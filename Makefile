@@ -2,8 +2,8 @@
 # make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose,
 #             JOBS=1 for one process)
 # make lint   ruff (check and format check) and mypy, as CI runs them before the tests
-# make install-azure   add the Azure ML SDK v1 (the `azure` extra) for --backend azureml
-# make install-azure-v2   add the Azure ML SDK v2 (the `azure-v2` extra: azure-ai-ml) for --backend azureml-v2
+# make install-<extra>  add a backend's SDK, its extra (workspaces/backends.py): install-azure for --backend azureml
+#                       (SDK v1), install-azure-v2 for --backend azureml-v2 (SDK v2: azure-ai-ml)
 # make serve  serve the champion with `mlflow models serve` on 127.0.0.1:5001 (MODEL=models:/sklearn_mnist/3, PORT=)
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -16,7 +16,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install install-azure install-azure-v2 azurite run serve test lint bench clean
+.PHONY: install azurite run serve test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -27,12 +27,13 @@ $(VENV)/.base-$(PINS): $(BIN)/python
 	$(INSTALL) .
 	touch $@
 
+# the test extra holds every backend's extra (pyproject.toml)
 $(VENV)/.test-$(PINS): $(BIN)/python
-	$(INSTALL) '.[test,azure,azure-v2]'
-	touch $@ $(VENV)/.base-$(PINS) $(VENV)/.azure-$(PINS) $(VENV)/.azure-v2-$(PINS)
+	$(INSTALL) '.[test]'
+	touch $@ $(VENV)/.base-$(PINS)
 
-$(VENV)/.azure-v2-$(PINS): $(BIN)/python
-	$(INSTALL) '.[azure-v2]'
+$(VENV)/.extra-%-$(PINS): $(BIN)/python
+	$(INSTALL) '.[$*]'
 	touch $@ $(VENV)/.base-$(PINS)
 
 # Azurite, Microsoft's storage emulator, for the SDK v2 tests (marked azure_http); it needs Node.js and npm, and
@@ -45,13 +46,8 @@ $(AZURITE):
 
 azurite: $(AZURITE)
 
-$(VENV)/.azure-$(PINS): $(BIN)/python
-	$(INSTALL) '.[azure]'
-	touch $@ $(VENV)/.base-$(PINS)
-
 install: $(VENV)/.base-$(PINS)
-install-azure: $(VENV)/.azure-$(PINS)
-install-azure-v2: $(VENV)/.azure-v2-$(PINS)
+install-%: $(VENV)/.extra-%-$(PINS) ;
 
 run: $(VENV)/.base-$(PINS)
 	$(BIN)/python flows/main.py $(ARGS)

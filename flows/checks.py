@@ -1,8 +1,6 @@
 """Checks of single parameters that need the environment or the file system; each raises ValueError with the
 sentence the user will read (parameters.py turns it into a ConfigError)."""
 
-import importlib.util
-import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -10,8 +8,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
-
-from workspaces.base import AZURE_SDKS, AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES
 
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")  # Azure ML's rule: 2-16 characters
 
@@ -121,56 +117,4 @@ def check_datastore_name(name: str | None) -> str | None:
     return name
 
 
-CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
-GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 BLOCK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-def installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:  # a parent package is missing
-        return False
-
-
-def check_azure_settings(backend: str, config_path: str, credentials_block: str | None, env: Mapping[str, str]) -> None:
-    """How an Azure backend will connect, checked before anything is done; secrets are never repeated."""
-    module, sdk, extra, target = AZURE_SDKS[backend]
-    if not installed(module):
-        raise ValueError(
-            f"--backend {backend} needs {sdk}, which is not installed; "
-            f"run make {target} (or pip install -e '.[{extra}]')"
-        )
-    if credentials_block is not None:
-        return  # the block holds the service principal and the workspace (its name is checked in parameters.py)
-    given = [name for name in AZURE_SERVICE_PRINCIPAL if env.get(name)]
-    if given and len(given) < len(AZURE_SERVICE_PRINCIPAL):
-        missing = ", ".join(name for name in AZURE_SERVICE_PRINCIPAL if name not in given)
-        raise ValueError(f"a service principal needs {', '.join(AZURE_SERVICE_PRINCIPAL)}; {missing} not set")
-    if given and all(env.get(name) for name in AZURE_WORKSPACE_VARIABLES):
-        return
-    check_workspace_config(config_path)
-
-
-def check_workspace_config(config_path: str) -> None:
-    path = Path(config_path)
-    if not path.is_file():
-        raise ValueError(
-            f"Azure ML workspace config {config_path!r} not found; download config.json from the "
-            "workspace's page in the Azure portal and pass it with --workspace-config"
-        )
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"Azure ML workspace config {config_path!r} is not readable JSON ({exc})") from None
-    missing = [key for key in CONFIG_KEYS if not isinstance(config, dict) or not config.get(key)]
-    if missing:
-        raise ValueError(
-            f"Azure ML workspace config {config_path!r} lacks {', '.join(missing)}; expected "
-            "subscription_id, resource_group and workspace_name, as the portal's config.json has"
-        )
-    if not GUID.match(str(config["subscription_id"])):
-        raise ValueError(
-            f"Azure ML workspace config {config_path!r}: subscription_id "
-            f"{config['subscription_id']!r} is not a subscription id (a GUID)"
-        )

@@ -23,7 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from flows.parameters import FlowParameters, TrainingParameters
 from workspaces import stop_all_runs
-from workspaces.base import AZURE_BACKENDS
+from workspaces.backends import backend
 from workspaces.errors import ConfigError, FlowError
 
 # the flags whose name is not the parameter's (the tutorial's and the earlier command line's spelling)
@@ -55,11 +55,7 @@ TRAINING = CommandLine(
         # the plan, or the registered version
         else f"registered model {done.name} version {done.version}: accuracy {done.accuracy:.4f}"
     ),
-    lambda params: (
-        "the training runs were cancelled on Azure ML"
-        if params.workspace.backend in AZURE_BACKENDS
-        else "the training runs were stopped and marked KILLED"
-    ),
+    lambda params: backend(params.backend).stopped,
     reproduce=True,
 )
 

@@ -4,8 +4,12 @@
     python flows/main.py --regularization 0.8 --regularization 0.4 --regularization 0.1
     python flows/main.py --backend azureml --workspace-config config.json
 
-The flow body is composition only: one call per step of the tutorial, in its order (with one change: the
-data are downloaded and checked before any compute is provisioned, so bad data costs nothing).
+TUTORIAL is the flow: the tutorial's cells in its order (with one change: the data are downloaded and checked
+before any compute is provisioned, so bad data costs nothing), a row each, the tutorial's own code above it. A row
+names the task that does the step, what it needs (a field of the parameters, or what an earlier row gave) and
+what it gives (plumbing/pipeline.py). The flow runs the rows in order; `--plan` walks the same rows without
+running anything; the run summary lists the steps in this order. Adding a step: its module (tasks/ over steps/)
+and one row here.
 """
 
 import sys
@@ -18,21 +22,63 @@ if __name__ == "__main__":  # answer --help and bad input at once, before the he
 from prefect import flow
 from prefect.runtime import deployment
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows.parameters import TrainingParameters
+from plumbing.pipeline import Pipeline, Step
 from steps.training import training_jobs
 from tasks.baseline import train_baseline
-from tasks.code import hash_training_code
-from tasks.connect import connect_workspace, delete_compute_target, provision_compute
+from tasks.code import hash_training_code, plan_hashing
+from tasks.connect import (
+    connect_workspace,
+    delete_compute_target,
+    plan_connecting,
+    plan_provisioning,
+    provision_compute,
+)
 from tasks.download import download_mnist
 from tasks.look import look_at_digits
 from tasks.plan import plan_the_run
 from tasks.register import register_best
 from tasks.report import publish_report
-from tasks.training import submit_training, wait_for_runs
+from tasks.training import plan_training, submit_training, wait_for_runs
 from tasks.upload import upload_data
 from workspaces import stop_all_runs
 from workspaces.base import ModelVersion
+
+TUTORIAL = Pipeline(
+    # ws = Workspace.from_config()
+    Step(connect_workspace, "workspace", gives="ws", plan=plan_connecting),
+    # urllib.request.urlretrieve(url, filename=...) for each of the four files
+    Step(download_mnist, "ws, dataset, mirrors, download_timeout", gives="files"),
+    # plt.imshow(...) of 30 random training images: drawn while the work goes on
+    Step(look_at_digits, "ws, files", gives="sample", alongside=True),
+    # compute_target = ComputeTarget.create(ws, name, AmlCompute.provisioning_configuration(...)), or the existing
+    Step(provision_compute, "ws, compute", gives="compute_target", plan=plan_provisioning),
+    # ds = ws.get_default_datastore(); ds.upload(src_dir='./data', target_path='mnist')
+    Step(upload_data, "ws, files", gives="data"),
+    # the script folder: its train.py and utils.py, as the runs receive it
+    Step(hash_training_code, "training_dir", gives="code", plan=plan_hashing),
+    # clf = LogisticRegression(); clf.fit(X_train, y_train): beside the runs
+    Step(train_baseline, "ws, files, code, compute_target", gives="baseline", alongside=True),
+    # est = Estimator(source_directory=script_folder, script_params={'--regularization': 0.8, ...}, ...)
+    Step(training_jobs, "experiment_name, regularization, data, code, compute_target", gives="jobs"),
+    # run = exp.submit(config=est); run.wait_for_completion(show_output=True), for each rate at once
+    Step(
+        submit_training,
+        "ws, compute_target, job, code, refresh_cache",
+        for_each="job in jobs",
+        gather=wait_for_runs,
+        gives="results",
+        plan=plan_training,
+    ),
+    # model = run.register_model(model_name='sklearn_mnist', model_path='outputs/sklearn_mnist_model.pkl')
+    Step(register_best, "ws, results, files, code", gives="model"),
+    # compute_target.delete()
+    Step(delete_compute_target, "ws, compute_target", when="delete_compute"),
+    # what a person looks at in the UI: the digits, the metrics, the model card, the run summary
+    Step(publish_report, "ws, compute_target, sample, baseline, results, model, pipeline_steps"),
+)
 
 
 def stop_training_runs(flow, flow_run, state) -> None:
@@ -53,36 +99,8 @@ def mnist_training(params: TrainingParameters) -> ModelVersion | str:
     # bad input stops here, before anything is done; a deployment run's folders must be the worker's to allow
     params = TrainingParameters.from_flow(params, from_deployment=deployment.id is not None)
     if params.plan:  # say what this run would do, and do nothing
-        return plan_the_run(
-            params.workspace,
-            params.dataset,
-            params.mirrors,
-            params.download_timeout,
-            params.compute,
-            params.training_dir,
-            params.experiment_name,
-            params.regularization,
-            params.refresh_cache,
-            params.delete_compute,
-        )
-
-    ws = connect_workspace(params.workspace)
-    files = download_mnist(ws, params.dataset, params.mirrors, params.download_timeout)
-    sample = look_at_digits.submit(ws, files)  # a picture for the report: drawn while the work goes on
-    compute = provision_compute(ws, params.compute)
-    data = upload_data(ws, files, "mnist")
-    code = hash_training_code(params.training_dir)
-
-    baseline = train_baseline.submit(ws, files, code, compute)
-    jobs = training_jobs(params.experiment_name, params.regularization, data, code, compute)
-    runs = [submit_training.submit(ws, compute, job, code, params.refresh_cache) for job in jobs]
-    results = wait_for_runs(runs)
-
-    model = register_best(ws, results, files, code)
-    if params.delete_compute:
-        delete_compute_target(ws, compute)
-    publish_report(ws, compute, sample, baseline.result(), results, model)
-    return model.version
+        return plan_the_run(quote(TUTORIAL), params)
+    return TUTORIAL.run(params)["model"].version
 
 
 if __name__ == "__main__":

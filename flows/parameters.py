@@ -24,7 +24,6 @@ from flows.checks import (
     COMPUTE_NAME,
     DATASTORE_NAME,
     check_allowed_roots,
-    check_azure_settings,
     check_datastore_name,
     check_folder_creatable,
     check_mirror,
@@ -33,7 +32,8 @@ from flows.checks import (
     whole_number,
 )
 from steps.dataset import MNIST, Dataset
-from workspaces.base import AZURE_BACKENDS, BACKENDS, Backend, ComputeSpec, WorkspaceRef, local_run_process
+from workspaces.backends import BACKENDS, DEFAULT_BACKEND, backend, choices
+from workspaces.base import ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -60,10 +60,11 @@ NAME_RULES = {  # field -> the rule its value follows, and the line that says so
 }
 
 
-def tracking_from_environment(backend: str) -> str | None:
-    """$MLFLOW_TRACKING_URI for the local workspace; an Azure backend's runs go to its workspace, whatever it
+def tracking_from_environment(name: str) -> str | None:
+    """$MLFLOW_TRACKING_URI for a workspace in a folder; a cloud backend's runs go to its workspace, whatever it
     says (an Azure ML user may well have it set to their workspace's azureml:// URI)."""
-    return (os.environ.get("MLFLOW_TRACKING_URI") or None) if backend == "local" else None
+    known = BACKENDS.get(name)
+    return (os.environ.get("MLFLOW_TRACKING_URI") or None) if known and not known.cloud else None
 
 
 def mirrors_from_environment() -> tuple[str, ...]:
@@ -72,9 +73,10 @@ def mirrors_from_environment() -> tuple[str, ...]:
 
 
 def nodes_for(data: dict[str, Any]) -> int:
-    """The tutorial's AML_COMPUTE_CLUSTER_MAX_NODES, else as many runs at once as cores locally, 4 on Azure."""
-    fallback = (os.cpu_count() or 1) if data.get("backend", "local") == "local" else 4
-    return from_environment("AML_COMPUTE_CLUSTER_MAX_NODES", fallback, whole_number)()
+    """The tutorial's AML_COMPUTE_CLUSTER_MAX_NODES, else the backend's default: as many runs at once as cores
+    locally, the tutorial's 4 on Azure ML."""
+    known = BACKENDS.get(data.get("backend", DEFAULT_BACKEND), BACKENDS[DEFAULT_BACKEND])
+    return from_environment("AML_COMPUTE_CLUSTER_MAX_NODES", known.default_nodes(), whole_number)()
 
 
 class FlowParameters(BaseModel):
@@ -130,11 +132,12 @@ class TrainingParameters(FlowParameters):
         pattern=EXPERIMENT_NAME.pattern,
         description="The experiment the runs belong to (letters, digits, '-' and '_').",
     )
-    backend: Backend = Field(
-        default_factory=from_environment("MNIST_FLOW_BACKEND", "local"),
-        description="Where to train: 'local' (a folder on the worker, no cloud account), 'azureml' (Azure ML, "
-        "SDK v1) or 'azureml-v2' (Azure ML, SDK v2). Default: $MNIST_FLOW_BACKEND (each deployment sets its "
-        "own), else local.",
+    backend: str = Field(
+        default_factory=from_environment("MNIST_FLOW_BACKEND", DEFAULT_BACKEND),
+        json_schema_extra={"enum": list(BACKENDS)},  # the run form's choices
+        description="Where to train: "
+        + ", ".join(f"'{name}' ({entry.title})" for name, entry in BACKENDS.items())
+        + f". Default: $MNIST_FLOW_BACKEND (each deployment sets its own), else {DEFAULT_BACKEND}.",
     )
     compute_name: str = Field(
         default_factory=from_environment("AML_COMPUTE_CLUSTER_NAME", "cpu-cluster"),
@@ -177,7 +180,7 @@ class TrainingParameters(FlowParameters):
         "else .workspace (in the worker's working folder).",
     )
     tracking_uri: str | None = Field(
-        default_factory=lambda data: tracking_from_environment(data.get("backend", "local")),
+        default_factory=lambda data: tracking_from_environment(data.get("backend", DEFAULT_BACKEND)),
         title="Tracking URI",
         description="Local workspace: an MLflow tracking server (http://host:5000) for the run history and the "
         "model registry, shared by a team; the cache and the datastore stay in the workspace folder. Default: "
@@ -229,10 +232,10 @@ class TrainingParameters(FlowParameters):
 
     @field_validator("backend", mode="before")
     @classmethod
-    def _known_backend(cls, backend: Any) -> Any:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; expected 'local', 'azureml' or 'azureml-v2'")
-        return backend
+    def _known_backend(cls, name: Any) -> Any:
+        if name not in BACKENDS:
+            raise ValueError(f"unknown backend {name!r}; expected {choices()}")
+        return name
 
     @field_validator("experiment_name", "compute_name", "credentials_block", mode="before")
     @classmethod
@@ -301,17 +304,10 @@ class TrainingParameters(FlowParameters):
             raise ValueError(
                 f"max_nodes {self.max_nodes} is below min_nodes {self.min_nodes}; expected max_nodes >= min_nodes"
             )
-        if self.backend in AZURE_BACKENDS and self.tracking_uri:
-            raise ValueError(
-                f"--tracking-uri is for the local workspace; {self.backend} keeps its runs in the Azure ML workspace"
-            )
-        if self.backend in AZURE_BACKENDS:
-            check_azure_settings(self.backend, self.workspace_config, self.credentials_block, os.environ)
-        else:
-            try:
-                local_run_process(os.environ)  # MNIST_FLOW_RUN_PROCESS: how the local runs start
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
+        entry = backend(self.backend)
+        if entry.sdk is not None and (missing := entry.sdk.missing(self.backend)):
+            raise ValueError(missing)
+        entry.check(self, os.environ)  # what the backend asks of the parameters and the environment
         return self
 
     @classmethod
@@ -324,13 +320,13 @@ class TrainingParameters(FlowParameters):
 
     @property
     def workspace(self) -> WorkspaceRef:
-        azure = self.backend in AZURE_BACKENDS
+        cloud = backend(self.backend).cloud  # (a folder's workspace ignores these: they stay out of its cache keys)
         return WorkspaceRef(
             backend=self.backend,
             directory=str(Path(self.workspace_dir).resolve()),
-            config_path=str(Path(self.workspace_config).resolve()) if azure else None,
-            credentials_block=self.credentials_block if azure else None,
-            datastore=self.datastore if azure else None,
+            config_path=str(Path(self.workspace_config).resolve()) if cloud else None,
+            credentials_block=self.credentials_block if cloud else None,
+            datastore=self.datastore if cloud else None,
             tracking_uri=self.tracking_uri,
         )
 

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from flows.checks import check_folder_creatable, check_tracking_uri
 from flows.parameters import FlowParameters, tracking_from_environment, workspace_from_environment
 from steps.registry import CHAMPION, MODEL_NAME
+from workspaces.backends import DEFAULT_BACKEND
 from workspaces.base import WorkspaceRef
 
 MODEL_REF = re.compile(r"^([1-9][0-9]{0,8}|[A-Za-z][A-Za-z0-9_-]{0,254})$")  # a version number or an alias
@@ -40,7 +41,7 @@ class ScoringParameters(FlowParameters):
         "else .workspace.",
     )
     tracking_uri: str | None = Field(
-        default_factory=lambda: tracking_from_environment("local"),
+        default_factory=lambda: tracking_from_environment(DEFAULT_BACKEND),
         title="Tracking URI",
         description="The MLflow tracking server whose registry holds the model (as the training flow's "
         "--tracking-uri). Default: $MLFLOW_TRACKING_URI, else the workspace's own SQLite file.",
@@ -100,7 +101,7 @@ class ScoringParameters(FlowParameters):
 
     @property
     def workspace(self) -> WorkspaceRef:
-        return WorkspaceRef(backend="local", directory=self.workspace_dir, tracking_uri=self.tracking_uri)
+        return WorkspaceRef(backend=DEFAULT_BACKEND, directory=self.workspace_dir, tracking_uri=self.tracking_uri)
 
     @property
     def predictions_dir(self) -> Path:

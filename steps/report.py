@@ -77,10 +77,12 @@ def model_card(model: RegisteredModel) -> str:
 
 
 def summary_markdown(
-    states: dict[str, Counter], ws: WorkspaceRef, compute: ComputeTarget, model: RegisteredModel
+    states: dict[str, Counter], order: list[str], ws: WorkspaceRef, compute: ComputeTarget, model: RegisteredModel
 ) -> str:
+    """What ran and what came from the cache, step by step in the flow's order (its table's), then where."""
     lines = ["# Run summary", "", "| step | runs |", "|---|---|"]
-    for step, counts in states.items():
+    for step in [*(name for name in order if name in states), *(name for name in states if name not in order)]:
+        counts = states[step]
         lines.append(f"| {step} | " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + " |")
     v = model.version
     lines += [

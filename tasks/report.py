@@ -56,7 +56,9 @@ def publish_report(
     baseline: BaselineResult,
     results: list[RunResult],
     model: RegisteredModel,
+    steps: list[str],
 ) -> None:
+    """Every artifact of the run; `steps` are the flow's steps in its order (the run summary's rows)."""
     create_image_artifact(png_file_uri(sample_png), key="sample-digits", description="30 random training digits")
     create_table_artifact(
         metrics_rows(results, baseline, model),
@@ -77,6 +79,6 @@ def publish_report(
             key="model-link",
             description="The registered model's run (MLflow UI or Azure ML studio)",
         )
-    summary = summary_markdown(step_states(), ws, compute, model)
+    summary = summary_markdown(step_states(), steps, ws, compute, model)
     create_markdown_artifact(summary, key="run-summary")
     get_run_logger().info("\n%s", summary)

@@ -16,9 +16,11 @@ from prefect.futures import PrefectFuture, as_completed
 
 import workspaces
 from plumbing.caching import still_held, workspace_task
+from plumbing.pipeline import CACHED, RUNS, UNKNOWN, Planned, Row, Step, Values
 from plumbing.retries import retrying
 from steps.code import TrainingCode
-from steps.training import start_or_reuse
+from steps.plan import TRAINS, never_twice, node_time, what_changed
+from steps.training import run_name, start_or_reuse
 from workspaces.base import ComputeTarget, RunResult, TrainingJob, WorkspaceRef
 
 
@@ -54,3 +56,28 @@ def submit_training(
     result = workspace.stream_logs(run, lambda line: logger.info("[%s] %s", run.name, line))
     logger.info("run %s finished: accuracy %.4f", run.name, result.accuracy)
     return result
+
+
+def plan_training(step: Step, values: Values) -> Planned:
+    """Each rate's run: cached, or what it would do without a record (train, adopt a finished run, re-attach to
+    one under way) and why; the node time the runs that train would take, from the experiment's history."""
+    ws, params = values["ws"], values.params
+    workspace = workspaces.open_workspace(ws) if workspaces.readable(ws) else None
+    history = workspace.past_runs(params.experiment_name) if workspace is not None else []
+    if values["jobs"] is UNKNOWN:  # their data come from the upload, which runs: each trains, at most
+        why = "its data come from the upload, which runs"
+        rows = [Row(f"train {run_name(rate)}", RUNS, why) for rate in params.regularization]
+        return Planned(rows, notes=[node_time(len(rows), history, params.experiment_name)])
+    rows, results, trains = [], [], 0
+    for job in values["jobs"]:
+        arguments = values.arguments(step, job=job)
+        found = submit_training.plan(*arguments, flow_parameters=values.flow_parameters)
+        why = found.why
+        if not found.cached:
+            does = never_twice(workspace, job, params.refresh_cache)
+            trains += does == TRAINS
+            why = f"{found.why} for key {job.key[:12]}...; {what_changed(job, history)}: {does}"
+        rows.append(Row(step.named(arguments), CACHED if found.cached else RUNS, why))
+        results.append(found.value if found.cached else UNKNOWN)
+    value = UNKNOWN if any(result is UNKNOWN for result in results) else results
+    return Planned(rows, value, [node_time(trains, history, params.experiment_name)])

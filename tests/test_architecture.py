@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT
+from workspaces.backends import BACKENDS
 
 SDKS = ("azureml", "azure", "mlflow", "prefect_azure")
 PROJECT_PACKAGES = ("flows", "tasks", "steps", "plumbing", "workspaces", "training")
-ADAPTERS = ("workspaces.local", "workspaces.azureml_v1", "workspaces.azureml_v2", "workspaces.azureml_common")
 ABOVE_THE_PORT = ("prefect", "flows", "tasks", "steps", "plumbing")
+# the adapters' packages, as the backends table names them: each entry's own, and the one its settings come from
+# (the Azure adapters share workspaces/azureml_common)
+SETTINGS_MODULES = sorted({entry.check.__module__ for entry in BACKENDS.values()})
+ADAPTERS = tuple(
+    sorted({entry.package for entry in BACKENDS.values()} | {m.rsplit(".", 1)[0] for m in SETTINGS_MODULES})
+)
 
 
 def adapter(name: str, *other_sdks: str) -> tuple[str, ...]:
@@ -27,7 +33,7 @@ RULES = {
     "workspaces.azureml_common": adapter("workspaces.azureml_common", "mlflow", "azureml.core", "azure.ai"),
     "workspaces.azureml_v1": adapter("workspaces.azureml_v1", "mlflow", "azure.ai"),
     "workspaces.azureml_v2": adapter("workspaces.azureml_v2", "mlflow", "azureml.core"),
-    "workspaces": (*ABOVE_THE_PORT, *SDKS),  # the port and what adapters share
+    "workspaces": (*ABOVE_THE_PORT, *SDKS, *ADAPTERS),  # the port and what adapters share
     "steps": ("prefect", "flows", "tasks", "plumbing", *SDKS, *ADAPTERS),
     "plumbing": ("flows", "tasks", "steps", *SDKS, *ADAPTERS),
     "tasks": ("flows", *SDKS, *ADAPTERS),
@@ -35,12 +41,9 @@ RULES = {
     "flows.score": (*SDKS, *ADAPTERS),
     "flows": ("prefect", *SDKS, *ADAPTERS),  # parameters and the command line answer before Prefect loads
 }
-# the one place that chooses an adapter: it imports each lazily, when asked for it
-ALLOWED = {
-    ("workspaces", "workspaces.local"),
-    ("workspaces", "workspaces.azureml_v1"),
-    ("workspaces", "workspaces.azureml_v2"),
-}
+# the one place that knows the adapters: the backends table, which imports their settings (standard library only);
+# their workspaces it imports by name, when one is opened
+ALLOWED = {("workspaces.backends", module) for module in SETTINGS_MODULES}
 # what an Azure adapter shares with the other: the common module (and the SDKs below it)
 SHARED = {
     "workspaces.azureml_v1": ("workspaces.azureml_common",),
@@ -167,3 +170,35 @@ def test_the_join_check_catches_an_unguarded_join(tmp_path, source, caught):
     path = tmp_path / "sample.py"
     path.write_text(source)
     assert len(unguarded_joins(path, shown="sample.py")) == caught
+
+
+# --- backends: the table (workspaces/backends.py) is the only place outside the adapters that names one ----------
+def names_of_backends(path: Path) -> list[str]:
+    return names_of_backends_in(path, path)
+
+
+def names_of_backends_in(path: Path, shown: Path) -> list[str]:
+    """Where a module names a backend: a string that is a backend's name (as `--backend` takes it)."""
+    tree = ast.parse(path.read_text(), str(path))
+    return [
+        f"{shown.relative_to(PROJECT)}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in BACKENDS
+    ]
+
+
+def test_only_the_backends_table_and_the_adapters_name_a_backend():
+    outside = [
+        path
+        for path in MODULES
+        if module_name(path) != "workspaces.backends" and not any(inside(module_name(path), a) for a in ADAPTERS)
+    ]
+    assert [place for path in outside for place in names_of_backends(path)] == []
+    assert {module_name(p) for p in MODULES} >= set(SETTINGS_MODULES)  # (the table names real modules)
+
+
+def test_the_backend_check_catches_a_name(tmp_path):
+    path = tmp_path / "module.py"
+    path.write_text('kind = "local" if ws.backend == "local" else "AmlCompute"\nsaid = "a local folder"\n')
+    found = names_of_backends_in(path, PROJECT / "tasks" / "module.py")  # (as if it were a module of tasks/)
+    assert found == ["tasks/module.py:1: 'local'", "tasks/module.py:1: 'local'"]

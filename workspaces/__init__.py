@@ -1,5 +1,5 @@
-"""Workspaces: the port (base.py, errors.py) and its adapters, local/ (the default), azureml_v1/ (SDK v1) and
-azureml_v2/ (SDK v2).
+"""Workspaces: the port (base.py, errors.py) and its adapters, one folder each, named by the backends table
+(backends.py): local/ (the default), azureml_v1/ (SDK v1) and azureml_v2/ (SDK v2).
 
 Tasks receive a `WorkspaceRef` (plain values) and call `open_workspace` to get the adapter, opened once per
 process and reused, so no client object ever becomes a task input or a cache key. Only an adapter imports
@@ -8,7 +8,8 @@ its SDK; the Azure one is imported only when asked for, so the project works wit
 
 import threading
 
-from workspaces.base import AZURE_SDKS, BACKENDS, LocalOnly, Workspace, WorkspaceRef
+from workspaces.backends import DEFAULT_BACKEND, backend
+from workspaces.base import LocalOnly, Workspace, WorkspaceRef
 from workspaces.errors import ConfigError
 
 _open: dict[WorkspaceRef, Workspace] = {}
@@ -24,43 +25,38 @@ def open_workspace(ref: WorkspaceRef) -> Workspace:
 
 def connect(ref: WorkspaceRef) -> Workspace:
     """Open the workspace at the start of a flow; runs may start again after an earlier flow's cancellation."""
-    from workspaces.local import runs as local_runs
-
-    local_runs.stopping.clear()
-    return open_workspace(ref)
+    workspace = open_workspace(ref)
+    workspace.start_flow()
+    return workspace
 
 
 def _connect(ref: WorkspaceRef) -> Workspace:
-    if ref.backend == "local":
-        from workspaces.local.workspace import LocalWorkspace
-
-        return LocalWorkspace(ref.directory, ref.tracking_uri)
+    """The adapter the backends table names for `ref.backend`, opened (its module, and its SDK, imported now)."""
+    entry = backend(ref.backend)
     try:
-        if ref.backend == "azureml":
-            from workspaces.azureml_v1.workspace import AzureMLWorkspace
-
-            return AzureMLWorkspace.connect(ref)
-        if ref.backend == "azureml-v2":
-            from workspaces.azureml_v2.workspace import AzureMLv2Workspace
-
-            return AzureMLv2Workspace.connect(ref)
+        adapter = entry.workspace_class()
     except ImportError as exc:
-        _, sdk, extra, target = AZURE_SDKS[ref.backend]
+        if entry.sdk is None:
+            raise
         raise ConfigError(
-            f"--backend {ref.backend} needs {sdk}, which is not installed ({exc.name}); "
-            f"install the extra: make {target} (or pip install -e '.[{extra}]')"
+            f"--backend {ref.backend} needs {entry.sdk.name}, which is not installed ({exc.name}); {entry.sdk.install}"
         ) from exc
-    raise ConfigError(f"unknown backend {ref.backend!r}; expected {', '.join(map(repr, BACKENDS))}")
+    return adapter.connect(ref)
+
+
+def readable(ref: WorkspaceRef) -> bool:
+    """Whether a plan may open the workspace: opening it must not create it (a new local folder would be)."""
+    return backend(ref.backend).readable(ref)
 
 
 def open_local(ref: WorkspaceRef) -> LocalOnly:
-    """The local workspace, for what only it offers: the scoring flow and `--reproduce`."""
-    if ref.backend != "local":
-        raise ConfigError(f"scoring and --reproduce work on the local workspace; {ref.backend!r} is not local")
-    from workspaces.local.workspace import LocalWorkspace
-
+    """A workspace that keeps its models' files and what trained them, for the scoring flow and `--reproduce`."""
+    if not issubclass(backend(ref.backend).workspace_class(), LocalOnly):
+        raise ConfigError(
+            f"scoring and --reproduce work on the {DEFAULT_BACKEND} workspace; {ref.backend!r} is not {DEFAULT_BACKEND}"
+        )
     workspace = open_workspace(ref)
-    assert isinstance(workspace, LocalWorkspace)
+    assert isinstance(workspace, LocalOnly)
     return workspace
 
 

@@ -17,41 +17,17 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from workspaces.errors import ConfigError, RunFailed
+from workspaces.errors import RunFailed
 from workspaces.paths import inside
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
 MODEL_FILE_NAME = "sklearn_mnist_model.pkl"
 PAST_RUNS = 20  # how far back --plan looks in an experiment's history
 JOB_KEY_TAG = "mnist_flow.job_key"  # every training run carries its job's idempotency key (TrainingJob.key)
-# where the Azure adapter finds a service principal, and its workspace, in the environment
-AZURE_SERVICE_PRINCIPAL = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
-AZURE_WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
-
-
-Backend = Literal["local", "azureml", "azureml-v2"]
-BACKENDS: tuple[Backend, ...] = ("local", "azureml", "azureml-v2")
-AZURE_BACKENDS = ("azureml", "azureml-v2")
-RUN_PROCESSES = ("fork", "exec")  # how local runs start: workspaces/local/forked.py
-
-
-def local_run_process(environ: Mapping[str, str]) -> str:
-    """MNIST_FLOW_RUN_PROCESS: 'fork' (the default: from the flow's fork server) or 'exec' (a fresh interpreter)."""
-    model = environ.get("MNIST_FLOW_RUN_PROCESS") or "fork"
-    if model not in RUN_PROCESSES:
-        raise ConfigError(f"MNIST_FLOW_RUN_PROCESS {model!r}: expected 'fork' (the default) or 'exec'")
-    return model
-
-
-# what each Azure backend needs installed: (module, the SDK's name, the extra, its make target)
-AZURE_SDKS = {
-    "azureml": ("azureml.core", "the Azure ML SDK v1", "azure", "install-azure"),
-    "azureml-v2": ("azure.ai.ml", "the Azure ML SDK v2 (azure-ai-ml)", "azure-v2", "install-azure-v2"),
-}
 
 
 class Value(BaseModel):
@@ -65,7 +41,7 @@ def sha256_of_mapping(mapping: Mapping[str, str]) -> str:
 class WorkspaceRef(Value):
     """How to open a workspace again, in any task or process. Never holds a secret."""
 
-    backend: Backend = "local"
+    backend: str  # a name of the backends table (workspaces/backends.py)
     directory: str  # local state: the whole local workspace, or the cache and downloads of an Azure one
     config_path: str | None = None  # Azure ML config.json
     credentials_block: str | None = None  # name of a prefect-azure AzureMlCredentials block
@@ -96,14 +72,17 @@ class ComputeSpec(Value):
 
 class ComputeTarget(Value):
     name: str
-    kind: str  # "local" or Azure's compute type ("AmlCompute")
+    kind: str  # the backend's word for it (the backends table's compute_kind: Azure's "AmlCompute" ...)
     vm_size: str
     min_nodes: int
     max_nodes: int
     created: bool  # False: an existing target was attached
+    shares_this_machine: bool = False  # its runs use this machine's cores (the adapter says)
 
     @classmethod
-    def from_spec(cls, spec: ComputeSpec, kind: str, created: bool, vm_size: str | None = None) -> "ComputeTarget":
+    def from_spec(
+        cls, spec: ComputeSpec, kind: str, created: bool, vm_size: str | None = None, shares_this_machine: bool = False
+    ) -> "ComputeTarget":
         """The target `spec` asks for (an attached one keeps its own VM size: Azure cannot change it)."""
         return cls(
             name=spec.name,
@@ -112,14 +91,15 @@ class ComputeTarget(Value):
             min_nodes=spec.min_nodes,
             max_nodes=spec.max_nodes,
             created=created,
+            shares_this_machine=shares_this_machine,
         )
 
     def threads_here(self) -> int:
-        """Threads a fit on this machine may use while the target's runs go. A local target's runs share the
-        machine's cores, `max_nodes` at once, and the baseline takes one run's share, so numeric libraries never
-        oversubscribe them; beside a remote cluster the machine is the baseline's alone."""
+        """Threads a fit on this machine may use while the target's runs go. Runs that share the machine's cores,
+        `max_nodes` at once, leave the baseline one run's share, so numeric libraries never oversubscribe them;
+        beside a remote cluster the machine is the baseline's alone."""
         cores = os.cpu_count() or 1
-        return max(1, cores // max(1, self.max_nodes)) if self.kind == "local" else cores
+        return max(1, cores // max(1, self.max_nodes)) if self.shares_this_machine else cores
 
 
 class DataRef(Value):
@@ -285,6 +265,8 @@ def finished_run(run: RunHandle, status: str, metrics: Mapping[str, float], tail
 class Workspace(Protocol):
     name: str
 
+    def start_flow(self) -> None: ...  # a flow starts with it: runs may start again after an earlier cancellation
+
     def provision_compute(self, spec: ComputeSpec) -> ComputeTarget: ...  # create or attach
     def has_compute(self, name: str) -> bool: ...  # read only: would provisioning attach? (--plan)
     def delete_compute(self, compute: ComputeTarget) -> None: ...
@@ -319,6 +301,7 @@ class Rebuilt:
     notes: list[str]  # what was checked, and how it was rebuilt
 
 
+@runtime_checkable
 class LocalOnly(Protocol):
     """What the features of the local workspace only (the scoring flow, `--reproduce`) need of it."""
 

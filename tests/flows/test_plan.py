@@ -7,11 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from tasks.plan import node_time, what_changed
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs
 from tests.prefect_api import task_runs
-from workspaces.azureml_common.runs import seconds_between
-from workspaces.base import DataRef, PastRun, TrainingJob
 
 PLANNED_AS = {"cached": "Cached", "run": "Completed"}
 
@@ -141,43 +138,3 @@ def test_on_azure_ml_sdk_v2_the_plan_is_what_the_run_does_and_writes_nothing(azu
     added = plan_then_run(azure_v2_flow, workspace, untouched, regularization=[0.8, 0.4])
     assert added["train reg-0.4"][1].endswith("; no earlier finished run of reg-0.4: trains")
     assert "node-minutes for 1 training run(s)" in added.node_time and "of the 1 earlier finished" in added.node_time
-
-
-def test_a_plan_names_the_hash_that_changed_since_the_last_run_of_a_rate():
-    data = DataRef(datastore="d", path="mnist", files={"train-images.gz": "1" * 64}, mount="/m")
-    job = TrainingJob(
-        experiment="e",
-        run_name="reg-0.5",
-        regularization=0.5,
-        data=data,
-        source_dir="t",
-        source_hash="c" * 64,
-        compute="c",
-    )
-    last = PastRun(run_id="r1", name="reg-0.5", regularization="0.5", data_hash="a" * 64, source_hash="c" * 64)
-    assert (
-        what_changed(job, [last])
-        == f"data changed since run r1 (sha256 aaaaaaaaaaaa... then, {data.content_hash[:12]}... now)"
-    )
-    other_code = last.model_copy(update={"source_hash": "b" * 64, "data_hash": data.content_hash})
-    assert what_changed(job, [other_code]).startswith("training code changed since run r1 (sha256 bbbbbbbbbbbb...")
-    other_rate = last.model_copy(update={"regularization": "0.8"})
-    assert what_changed(job, [other_rate]) == "no earlier finished run of reg-0.5"
-    assert (
-        what_changed(job, [last.model_copy(update={"data_hash": data.content_hash})]) == "same data and code as run r1"
-    )
-
-
-def test_a_run_history_time_that_is_not_a_time_leaves_the_run_out_of_the_estimate():
-    assert seconds_between("2026-11-28T10:00:00Z", "2026-11-28T10:02:30.5Z") == 150.5  # the SDKs' form
-    for start, end in (
-        ("yesterday", "2026-11-28T10:00:00Z"),
-        (None, "2026-11-28T10:00:00Z"),
-        ("2026-11-28T10:00:00Z", "2026-11-28T09:00:00Z"),
-    ):
-        assert seconds_between(start, end) is None
-    unknown = PastRun(run_id="r1", name="reg-0.5", regularization="0.5", data_hash="a", source_hash="c")
-    assert "no history yet" in node_time(1, [unknown], "e")
-    assert "about 5.0 node-minutes for 2 training run(s)" in node_time(
-        2, [unknown.model_copy(update={"node_seconds": 150})], "e"
-    )

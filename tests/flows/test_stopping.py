@@ -109,5 +109,6 @@ def test_a_second_ctrl_c_ends_the_command_at_once_and_the_next_flow_marks_its_ru
     wait_until(lambda: left_behind(job) == [], 15, "every process of the command ending")
     assert job.count("stopped at once by a second Ctrl-C (SIGINT)") == 1, job.output[-3000:]
     assert [line for line in job.output.splitlines() if "Traceback" in line] == []
-    LocalWorkspace(str(tmp_path / "ws"), None)  # what the next flow does first: it marks dead runs KILLED
+    # what the next flow does first: its store, opened in the background, marks the dead runs KILLED
+    assert LocalWorkspace(tmp_path / "ws").tracking is not None
     assert [r.info.status for r in mlflow_runs(tmp_path / "ws")] == ["KILLED", "KILLED"]

@@ -33,7 +33,7 @@ def write_marker_twin(ws: WorkspaceRef, name: str, noise: int = 0) -> str:
 
 @flow
 def markers(directory: str, name: str, noise: int = 0, refresh_cache: bool = False) -> str:
-    ws = WorkspaceRef(directory=directory)
+    ws = WorkspaceRef(backend="local", directory=directory)
     write_marker_twin(ws, name, noise)
     return write_marker(ws, name, noise)
 
@@ -47,7 +47,7 @@ def run(tmp_path, **arguments):
 
 def test_a_step_is_computed_once_then_read_from_the_workspace(prefect_api, tmp_path):
     run(tmp_path)
-    assert CALLS == ["twin a.txt", "a.txt"]  # equal inputs, but each task its own key (INPUTS + TASK_SOURCE)
+    assert CALLS == ["twin a.txt", "a.txt"]  # equal inputs, but each task its own key (INPUTS + StepCode)
     second = run(tmp_path, noise=7)  # an excluded input does not change the key
     assert CALLS == ["twin a.txt"] and task_states(flow_run_id(second))["write_marker"] == ["Cached"]
     assert list((tmp_path / "ws" / "results").glob("*"))  # persisted in the workspace given

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 class AzureAdapter:
     poll_seconds: float
+    compute_kind = "AmlCompute"  # its targets' kind: Azure ML's compute type for a cluster
 
     if TYPE_CHECKING:  # each adapter is made from its reference and its seam
 
@@ -133,6 +134,9 @@ class AzureAdapter:
             owner_alive=owner,
             url=url,
         )
+
+    def start_flow(self) -> None:
+        self._stopping = False  # an earlier flow of this process may have been cancelled
 
     def _refuse_when_stopping(self, job: TrainingJob) -> None:
         if self._stopping:

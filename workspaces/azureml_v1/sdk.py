@@ -25,7 +25,8 @@ from azureml.core import Datastore, Experiment, Model, Run, Workspace
 from azureml.core.compute import AmlCompute, ComputeTarget
 from azureml.exceptions import ComputeTargetException
 
-from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, JOB_KEY_TAG, WorkspaceRef
+from workspaces.azureml_common.settings import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES
+from workspaces.base import JOB_KEY_TAG, WorkspaceRef
 from workspaces.errors import WorkspaceError
 from workspaces.paths import inside
 

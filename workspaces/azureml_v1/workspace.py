@@ -64,13 +64,13 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
             self._call("checking the provisioning configuration", config.validate_configuration)
             self._creating(spec)
             self._call(f"creating compute {spec.name!r}", self.sdk.create_compute, spec.name, config, log.info)
-            return ComputeTarget.from_spec(spec, "AmlCompute", created=True)
+            return ComputeTarget.from_spec(spec, self.compute_kind, created=True)
         self._reusing(spec, found["type"], found["vm_size"])
         wanted = (spec.min_nodes, spec.max_nodes, spec.idle_seconds_before_scaledown)
         if (found["min_nodes"], found["max_nodes"], found["idle_seconds"]) != wanted:
             self._call(f"updating compute {spec.name!r}", self.sdk.update_compute, spec.name, *wanted)
             log.info("compute %r updated to %d to %d nodes", spec.name, spec.min_nodes, spec.max_nodes)
-        return ComputeTarget.from_spec(spec, "AmlCompute", created=False, vm_size=found["vm_size"])
+        return ComputeTarget.from_spec(spec, self.compute_kind, created=False, vm_size=found["vm_size"])
 
     def has_compute(self, name: str) -> bool:
         return self._call(f"looking up compute {name!r}", self.sdk.find_compute, name) is not None

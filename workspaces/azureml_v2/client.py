@@ -20,7 +20,8 @@ from azure.ai.ml import MLClient
 from azure.core.credentials import TokenCredential
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
-from workspaces.base import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES, WorkspaceRef
+from workspaces.azureml_common.settings import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES
+from workspaces.base import WorkspaceRef
 from workspaces.errors import WorkspaceError
 
 

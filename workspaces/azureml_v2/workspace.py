@@ -86,7 +86,7 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
                 f"creating compute {spec.name!r}",
                 lambda: self.ml.compute.begin_create_or_update(aml_compute(spec)).result(),
             )
-            return ComputeTarget.from_spec(spec, "AmlCompute", created=True)
+            return ComputeTarget.from_spec(spec, self.compute_kind, created=True)
         self._reusing(spec, str(found.type), str(found.size))
         wanted = aml_compute(spec)
         scale = ("min_instances", "max_instances", "idle_time_before_scale_down")
@@ -97,7 +97,7 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
             # service answers "subnet": null), fails inside the SDK (_set_full_subnet_name -> get_subnet_str(None))
             self._call(f"updating compute {spec.name!r}", lambda: self.ml.compute.begin_update(found).result())
             log.info("compute %r updated to %d to %d nodes", spec.name, spec.min_nodes, spec.max_nodes)
-        return ComputeTarget.from_spec(spec, "AmlCompute", created=False, vm_size=str(found.size))
+        return ComputeTarget.from_spec(spec, self.compute_kind, created=False, vm_size=str(found.size))
 
     def has_compute(self, name: str) -> bool:
         return self._find(f"looking up compute {name!r}", self.ml.compute.get, name) is not None

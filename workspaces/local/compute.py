@@ -17,6 +17,7 @@ from workspaces.paths import inside
 
 log = logging.getLogger(__name__)
 WAIT_POLL_SECONDS = 0.5
+KIND = "local"  # what a local target is (the workspace's compute_kind)
 
 
 class LocalCompute:
@@ -33,7 +34,7 @@ class LocalCompute:
         with exclusive(self.lock):
             record = self._record(spec.name)
             if not record.exists():
-                target = ComputeTarget.from_spec(spec, "local", created=True)
+                target = ComputeTarget.from_spec(spec, KIND, created=True, shares_this_machine=True)
                 write_bytes_atomically(record, target.model_dump_json().encode())
                 log.info("created compute target %r: local, max_nodes=%d", spec.name, spec.max_nodes)
                 return target
@@ -46,7 +47,9 @@ class LocalCompute:
                     existing.vm_size,
                     spec.vm_size,
                 )
-            target = ComputeTarget.from_spec(spec, "local", created=False, vm_size=existing.vm_size)
+            target = ComputeTarget.from_spec(
+                spec, KIND, created=False, vm_size=existing.vm_size, shares_this_machine=True
+            )
             if target.max_nodes != existing.max_nodes or target.min_nodes != existing.min_nodes:
                 write_bytes_atomically(record, target.model_dump_json().encode())
                 log.info("compute %r updated: max_nodes %d -> %d", spec.name, existing.max_nodes, spec.max_nodes)

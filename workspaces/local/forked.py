@@ -18,8 +18,8 @@ import sys
 import threading
 from pathlib import Path
 
-from workspaces.base import local_run_process
 from workspaces.local.processes import THREAD_VARIABLES
+from workspaces.local.settings import local_run_process
 
 log = logging.getLogger(__name__)
 FORKSERVER = Path(__file__).with_name("forkserver.py")

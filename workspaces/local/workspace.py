@@ -34,7 +34,7 @@ from workspaces.base import (
 from workspaces.errors import ConfigError, RunCancelled, TransientError, with_log_tail
 from workspaces.files import SOURCE_IGNORE, copy_atomically, make_dirs, sha256_file, sha256_tree, write_bytes_atomically
 from workspaces.local import runs as local_runs
-from workspaces.local.compute import LocalCompute
+from workspaces.local.compute import KIND, LocalCompute
 from workspaces.local.explain import explained
 from workspaces.local.outcome import run_outcome
 from workspaces.local.processes import THREAD_VARIABLES
@@ -49,13 +49,15 @@ from workspaces.paths import inside
 if TYPE_CHECKING:  # names used in annotations only
     from collections.abc import Sequence
 
-    from workspaces.base import ComputeSpec, ComputeTarget, LogSink, ModelVersion, RunState, TrainingJob
+    from workspaces.base import ComputeSpec, ComputeTarget, LogSink, ModelVersion, RunState, TrainingJob, WorkspaceRef
 
 
 log = logging.getLogger(__name__)
 
 
 class LocalWorkspace(LocalRegistry):
+    compute_kind = KIND  # its targets' kind: local, their runs share this machine's cores
+
     def __init__(self, directory: str | Path, tracking_uri: str | None = None):
         self.root = Path(directory).resolve()
         self.tracking_uri = tracking_uri  # an MLflow tracking server; None: the workspace's SQLite file
@@ -69,6 +71,13 @@ class LocalWorkspace(LocalRegistry):
         opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
         self._tracking = opener.submit(contextvars.copy_context().run, self._open_tracking)
         opener.shutdown(wait=False)  # its one thread ends when the store is open
+
+    @classmethod
+    def connect(cls, ref: WorkspaceRef) -> LocalWorkspace:
+        return cls(ref.directory, ref.tracking_uri)
+
+    def start_flow(self) -> None:
+        local_runs.stopping.clear()  # an earlier flow of this process may have been cancelled
 
     def _open_tracking(self) -> LocalTracking:
         tracking = LocalTracking(self.root, self.tracking_uri)

@@ -1,61 +1,12 @@
-"""The port's contract that a job is trained at most once (steps/training.py: start_or_reuse), tested once against
-every adapter: the local workspace, and the Azure ML one (SDK v1) through the fake of its seam. A later adapter
-joins the list and inherits the tests."""
+"""The port's contract that a job is trained at most once (steps/training.py: start_or_reuse), on every backend
+(the workspaces of conftest.py)."""
 
 import pytest
 
 from steps.training import start_or_reuse
 from tests.flows.flow_runs import edit_train_script
-from tests.idx_files import write_tiny_datastore_files
-from workspaces.base import ComputeSpec, RunHandle, RunResult, TrainingJob, WorkspaceRef
+from workspaces.base import RunHandle, RunResult
 from workspaces.errors import RunFailed
-from workspaces.files import sha256_tree
-
-ADAPTERS = ["local", "azureml_v1", pytest.param("azureml_v2", marks=pytest.mark.azure_http)]
-
-
-@pytest.fixture(params=ADAPTERS)
-def workspace(request, tmp_path):
-    if request.param == "local":
-        from workspaces.local.workspace import LocalWorkspace
-
-        yield LocalWorkspace(tmp_path / "ws")
-        return
-    if request.param == "azureml_v1":
-        from workspaces.azureml_v1.workspace import AzureMLWorkspace
-
-        ref = WorkspaceRef(backend="azureml", directory=str(tmp_path / "ws"), config_path="unused-by-the-fake")
-        yield AzureMLWorkspace(ref, request.getfixturevalue("fake_azure"))
-        return
-    from tests.workspaces.azureml_v2.fake_service import connect_to_fake
-    from workspaces.azureml_v2.workspace import AzureMLv2Workspace
-
-    ref = WorkspaceRef(backend="azureml-v2", directory=str(tmp_path / "ws"), config_path="unused-by-the-fake")
-    workspace = AzureMLv2Workspace(ref, connect_to_fake(request.getfixturevalue("fake_azure_v2")))
-    workspace.poll_seconds = 0.2
-    yield workspace
-
-
-@pytest.fixture
-def job_and_compute(workspace, training_copy, tmp_path):
-    """A job of the training folder as it is when asked for (tests edit it first), and a compute target."""
-
-    def make():
-        data = workspace.upload(write_tiny_datastore_files(tmp_path / "data"), "mnist")
-        compute = workspace.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=2))
-        job = TrainingJob(
-            experiment="sklearn-mnist",
-            run_name="reg-0.8",
-            regularization=0.8,
-            data=data,
-            source_dir=str(training_copy),
-            source_hash=sha256_tree(training_copy),
-            compute=compute.name,
-            libraries={"scikit-learn": "1.9.1"},
-        )
-        return job, compute
-
-    return make
 
 
 def start(workspace, job, compute, said: list[str], retrain: bool = False) -> RunHandle | RunResult:
