@@ -32,6 +32,7 @@ $(VENV)/.test-$(PINS): $(BIN)/python
 	$(INSTALL) '.[test]'
 	touch $@ $(VENV)/.base-$(PINS)
 
+.PRECIOUS: $(VENV)/.extra-%-$(PINS)  # a stamp, kept: make would delete it as an intermediate file
 $(VENV)/.extra-%-$(PINS): $(BIN)/python
 	$(INSTALL) '.[$*]'
 	touch $@ $(VENV)/.base-$(PINS)
