@@ -173,6 +173,13 @@ class TrainingParameters(FlowParameters):
         ge=0,
         description="Azure ML: idle seconds before a node is released.",
     )
+    max_run_minutes: int = Field(
+        180,
+        ge=1,
+        le=60 * 24 * 30,
+        description="Azure ML: the longest a training run may take on its node before the service cancels it "
+        "(minutes; the SDK's own default is 30 days of a billed node).",
+    )
     workspace_dir: str = Field(
         default_factory=workspace_from_environment,
         min_length=1,
@@ -245,12 +252,16 @@ class TrainingParameters(FlowParameters):
             raise ValueError(message.format(name))
         return name
 
-    @field_validator("min_nodes", "max_nodes", "idle_seconds_before_scaledown", mode="before")
+    @field_validator("min_nodes", "max_nodes", "idle_seconds_before_scaledown", "max_run_minutes", mode="before")
     @classmethod
     def _whole_numbers(cls, value: Any, info: ValidationInfo) -> int:
-        number, least = whole_number(value, str(info.field_name)), 1 if info.field_name == "max_nodes" else 0
+        name = str(info.field_name)
+        number = whole_number(value, name)
+        if name == "max_run_minutes" and not 1 <= number <= 60 * 24 * 30:
+            raise ValueError(f"max_run_minutes {number}: expected 1 to 43200 (30 days), such as 180")
+        least = 1 if name == "max_nodes" else 0
         if number < least:
-            raise ValueError(f"{info.field_name} {number}: expected {'at least 1 node' if least else '0 or more'}")
+            raise ValueError(f"{name} {number}: expected {'at least 1 node' if least else '0 or more'}")
         return number
 
     @field_validator("vm_priority", mode="before")

@@ -12,6 +12,9 @@ import pytest
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="mnist-flow-prefect-home-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
+# the Azure ML SDK v1 reads its retry back-off from these when it loads (azureml/_restclient/clientbase.py): its
+# own retries run against the HTTP fake without their sleeps (32 s and more for a 429, up to 10 s for a 503)
+os.environ |= {"AZUREML_DEFAULT_BACKOFF": "0", "AZUREML_DEFAULT_500_BACKOFF": "0", "AZUREML_DEFAULT_503_BACKOFF": "0"}
 for variable in (
     "MNIST_MIRROR",
     "MNIST_FLOW_WORKSPACE",
@@ -79,16 +82,61 @@ def azure_config(tmp_path) -> Path:
 
 
 @pytest.fixture
-def fake_azure(tmp_path, monkeypatch):
-    """The Azure adapter with the fake of its seam injected (tests/workspaces/azureml_v1/fake_sdk.py), polling fast."""
+def fake_azure(tmp_path, azurite, monkeypatch):
+    """Azure ML faked at the HTTP level for SDK v1 (tests/workspaces/azureml_v1/fake_azureml.py): the real
+    azureml-core reaches it through the urllib3 seam (http_seam.py), polling fast; blobs go to Azurite."""
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
-    from tests.workspaces.azureml_v1.fake_sdk import FakeAzureSdk
+    from tests.workspaces.azureml_v1 import http_seam
+    from tests.workspaces.azureml_v1.fake_azureml import FakeAzureMLv1
 
-    sdk = FakeAzureSdk(tmp_path / "azure")
-    monkeypatch.setattr("workspaces.azureml_v1.workspace.make_sdk", lambda ref: sdk)
+    fake = FakeAzureMLv1(tmp_path / "azure", azurite)
+    monkeypatch.setattr("workspaces.azureml_v1.workspace.make_sdk", lambda ref: http_seam.connect_to_fake(fake.port))
     monkeypatch.setattr("workspaces.azureml_v1.workspace.AzureMLWorkspace.poll_seconds", 0.2)
-    yield sdk
-    sdk.stop_every_run()  # its runs outlive flows, as Azure's do; not the test
+    yield fake
+    fake.stop_every_run()  # its runs outlive flows, as Azure's do; not the test
+    http_seam.undo()
+    fake.close()
+    assert fake.unanswered == [], "the SDK asked the fake what it does not answer: a gap of the fake"
+
+
+# Fixtures that make a test slow: a Prefect server (every flow), a process or a server of its own, Azurite, a
+# workspace whose runs are processes (the contract suite's, the local adapter's)
+SLOW_FIXTURES = {
+    "prefect_api",
+    "prefect_stack",
+    "subprocess_env",
+    "azurite",
+    "mlflow_server",
+    "small_disk",
+    "browser",
+    "workspace",
+    "flow",
+    "azure_flow",
+    "azure_v2_flow",
+    "processes",
+}
+AZURE_HTTP_FIXTURES = {"fake_azure", "fake_azure_v2", "azurite", "azure_flow", "azure_v2_flow"}
+
+
+@pytest.fixture
+def processes():
+    """Asked for by a test that starts OS processes of its own without another fixture of SLOW_FIXTURES (a
+    command, a fork server, a pseudo-terminal, pip): it puts the test in the slow tier, and does nothing else."""
+
+
+def pytest_collection_modifyitems(items):
+    """Tiers by the fixtures a test uses (their closure: `flow` brings `prefect_api`), never by hand: a test of a
+    fake Azure ML service (either SDK's, over HTTP, with Azurite) is marked azure_http; one that needs a Prefect
+    server, a process or a server of its own is marked slow. `make test-fast` is `-m "not slow"` (and not mnist,
+    e2e or browser)."""
+    for item in items:
+        # the fixtures it names, and those a parameter names (a test that takes its flow by request.getfixturevalue)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        used = set(getattr(item, "fixturenames", ())) | {v for v in params.values() if isinstance(v, str)}
+        if AZURE_HTTP_FIXTURES & used:
+            item.add_marker(pytest.mark.azure_http)
+        if SLOW_FIXTURES & used:
+            item.add_marker(pytest.mark.slow)
 
 
 def flow_runner(mirror, tiny_data, tmp_path, **backend):
@@ -107,7 +155,7 @@ def flow(prefect_api, mirror, tiny_data, tmp_path):
 
 @pytest.fixture
 def azure_flow(prefect_api, mirror, tiny_data, tmp_path, fake_azure, azure_config):
-    """Run the real flow in this process with --backend azureml against the fake of the adapter's seam."""
+    """Run the real flow in this process with --backend azureml against the HTTP fake of Azure ML (SDK v1)."""
     return flow_runner(mirror, tiny_data, tmp_path, backend="azureml", workspace_config=str(azure_config))
 
 

@@ -35,7 +35,7 @@ def test_asking_for_azure_without_the_extra_says_how_to_install_it(tmp_path):
     )
 
 
-def test_the_local_workspace_and_its_tests_need_no_azure_sdk():
+def test_the_local_workspace_and_its_tests_need_no_azure_sdk(processes):
     tests = [
         "tests/training",
         "tests/steps",

@@ -68,6 +68,7 @@ class ComputeSpec(Value):
     max_nodes: int = 4
     idle_seconds_before_scaledown: int = 1800
     vm_priority: Literal["dedicated", "lowpriority"] = "dedicated"
+    max_run_minutes: int = 180  # a run's longest time on its node before the service cancels it (Azure ML)
 
 
 class ComputeTarget(Value):
@@ -78,6 +79,7 @@ class ComputeTarget(Value):
     max_nodes: int
     created: bool  # False: an existing target was attached
     shares_this_machine: bool = False  # its runs use this machine's cores (the adapter says)
+    max_run_minutes: int = 180  # the spec's: what a run submitted to it is given as its time limit
 
     @classmethod
     def from_spec(
@@ -92,6 +94,7 @@ class ComputeTarget(Value):
             max_nodes=spec.max_nodes,
             created=created,
             shares_this_machine=shares_this_machine,
+            max_run_minutes=spec.max_run_minutes,
         )
 
     def threads_here(self) -> int:

@@ -30,7 +30,7 @@ LocalWorkspace(Path(sys.argv[1])).upload([Path(p) for p in sys.argv[2:]], "mnist
 """
 
 
-def test_an_upload_killed_half_way_leaves_no_half_file_and_is_redone(tmp_path):
+def test_an_upload_killed_half_way_leaves_no_half_file_and_is_redone(processes, tmp_path):
     big = tmp_path / "train-images.gz"
     with open(big, "wb") as f:  # large enough that the copy is still going when the process is killed
         for _ in range(256):

@@ -37,10 +37,9 @@ def everything_recorded(state, workspace) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("backend", ["local", "azureml", pytest.param("azureml-v2", marks=pytest.mark.azure_http)])
-def test_a_service_principal_secret_never_leaves_the_environment(backend, service_principal, request, tmp_path):
-    fixture = {"local": "flow", "azureml": "azure_flow", "azureml-v2": "azure_v2_flow"}[backend]
-    run = request.getfixturevalue(fixture)
+@pytest.mark.parametrize("flow_on", ["flow", "azure_flow", "azure_v2_flow"], ids=["local", "azureml", "azureml-v2"])
+def test_a_service_principal_secret_never_leaves_the_environment(flow_on, service_principal, request, tmp_path):
+    run = request.getfixturevalue(flow_on)
     state = run()
     assert state.is_completed(), state.message
     recorded = everything_recorded(state, tmp_path / "ws")

@@ -21,6 +21,7 @@ BAD_INPUT = [
     (["--regularization", "lots"], {}, "regularization rate 'lots': expected a positive finite number, such as 0.8"),
     (["--backend", "azure"], {}, "unknown backend 'azure'; expected 'local', 'azureml' or 'azureml-v2'"),
     (["--max-nodes", "0"], {}, "max_nodes 0: expected at least 1 node"),
+    (["--max-run-minutes", "0"], {}, "max_run_minutes 0: expected 1 to 43200 (30 days), such as 180"),
     (["--min-nodes", "3", "--max-nodes", "2"], {}, "max_nodes 2 is below min_nodes 3; expected max_nodes >= min_nodes"),
     ([], {"AML_COMPUTE_CLUSTER_MAX_NODES": "four"}, "AML_COMPUTE_CLUSTER_MAX_NODES='four': expected a whole number"),
     (
@@ -177,7 +178,7 @@ def test_the_temporary_prefect_server_gets_time_to_start_unless_the_user_chose(t
     assert result.stdout.strip() == expected, result.stderr
 
 
-def test_a_successful_run_prints_no_error_cold_or_warm(mirror, tiny_data, tmp_path):
+def test_a_successful_run_prints_no_error_cold_or_warm(processes, mirror, tiny_data, tmp_path):
     """As `make run` on a new machine: a fresh HOME, no Prefect settings, so the command line starts Prefect's
     temporary server itself. A run that succeeded prints no ERROR line and no traceback (Prefect's telemetry
     printed one of two on every such run: it is turned off for the temporary server)."""

@@ -41,7 +41,7 @@ def cmdline(pid: int) -> str:
 
 
 @pytest.fixture
-def training_job(mirror, tiny_data, training_copy, tmp_path):
+def training_job(processes, mirror, tiny_data, training_copy, tmp_path):
     """The flow with two runs that fit for minutes, as a terminal's job, with no Prefect server configured (a
     fresh HOME): started, and waited for until both runs fit. Its processes are listed in `job.started`."""
 

@@ -7,7 +7,9 @@ finished run's metrics (`_metrics`), knows its model is kept (`_has_model`) and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -17,13 +19,16 @@ import joblib
 from workspaces.azureml_common.errors import translate
 from workspaces.azureml_common.runs import azure_outcome, follow, run_state, seconds_between
 from workspaces.base import JOB_KEY_TAG, PAST_RUNS, KnownRun, ModelVersion, PastRun, RunHandle, RunResult
-from workspaces.errors import RunCancelled, WorkspaceError
+from workspaces.errors import FlowError, RunCancelled, WorkspaceError
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 
 if TYPE_CHECKING:
     from workspaces.base import ComputeSpec, LogSink, TrainingJob, WorkspaceRef
 
 log = logging.getLogger(__name__)
+CANCEL_CHECKS = 5  # looks at a cancelled run's status before warning that its cancellation was not taken
+CANCELLED_OR_ENDED = {"CancelRequested", "Canceled", "Completed", "Failed"}
+METRICS_READS = 3  # reads of a Completed run's metrics before it is taken for one that never logged its accuracy
 
 
 class AzureAdapter:
@@ -52,6 +57,7 @@ class AzureAdapter:
 
     def _init_runs(self) -> None:
         self._live: dict[str, str] = {}  # run id -> name, of runs this process follows and has not seen end
+        self._urls: dict[str, str | None] = {}  # run id -> its studio link, for a warning that needs one
         self._stopped: set[str] = set()
         self._stopping = False
 
@@ -74,17 +80,29 @@ class AzureAdapter:
         )
 
     @staticmethod
-    def _reusing(spec: ComputeSpec, kind: str, vm_size: str) -> None:
-        """Reuse a found compute target, if it is a cluster: its VM size stays (Azure cannot change it)."""
+    def _reusing(spec: ComputeSpec, kind: str, vm_size: str, state: str | None = None, errors: Any = None) -> None:
+        """Reuse a found compute target, if it is a cluster that was provisioned: its VM size stays (Azure cannot
+        change it). A cluster whose provisioning failed takes no run: nothing is submitted to it."""
         if kind.lower() != "amlcompute":
             raise WorkspaceError(
                 f"compute target {spec.name!r} exists but is a {kind}, not an AmlCompute "
                 "cluster; choose another --compute-name (AML_COMPUTE_CLUSTER_NAME)"
             )
+        AzureAdapter._provisioned(spec, state, errors)
         log.info("found compute target %r, just use it (%s)", spec.name, vm_size)
         if vm_size.lower() != spec.vm_size.lower():
             message = "compute %r keeps its VM size %s (%s requested); delete it to change it"
             log.warning(message, spec.name, vm_size, spec.vm_size)
+
+    @staticmethod
+    def _provisioned(spec: ComputeSpec, state: str | None, errors: Any) -> None:
+        """A cluster whose provisioning failed takes no run: one line saying so, nothing submitted."""
+        if str(state).lower() == "failed":
+            said = f" ({' '.join(str(errors).split())[:300]})" if errors else ""
+            raise WorkspaceError(
+                f"compute target {spec.name!r}: its provisioning failed{said}; nothing was submitted to it: delete it "
+                "in the studio and run again, or choose another --compute-name"
+            )
 
     # what each adapter supplies
     def _cancel_remotely(self, run_id: str) -> None:
@@ -92,6 +110,22 @@ class AzureAdapter:
 
     def _metrics(self, run_id: str) -> dict[str, float]:
         raise NotImplementedError
+
+    def _run_status(self, run_id: str) -> str:
+        raise NotImplementedError
+
+    def _logged(self, run_id: str, read: Callable[[], dict] | None = None) -> dict[str, float]:
+        """A Completed run's metrics, read again (METRICS_READS times, a pause between) while its accuracy is not
+        among them: SDK v1 answers no metrics at all when listing their names failed (its metrics client swallows
+        the error), and a run taken for one that never logged its accuracy fails for good, or is trained again."""
+        read = read or (lambda: self._metrics(run_id))
+        metrics: dict[str, float] = {}
+        for attempt in range(METRICS_READS):
+            metrics = read()
+            if "accuracy" in metrics:
+                break
+            time.sleep(self.poll_seconds * (attempt + 1))
+        return metrics
 
     def _has_model(self, run_id: str) -> bool:
         raise NotImplementedError
@@ -123,7 +157,7 @@ class AzureAdapter:
         """A found run as the rule of steps/training.py sees it: Completed counts as finished only with its
         accuracy and its model kept."""
         state = run_state(status)
-        if state == "finished" and not ("accuracy" in self._metrics(run_id) and self._has_model(run_id)):
+        if state == "finished" and not ("accuracy" in self._logged(run_id) and self._has_model(run_id)):
             state = "failed"
         owner = is_alive(tags.get(OWNER_TAG, ""))
         return KnownRun(
@@ -144,31 +178,57 @@ class AzureAdapter:
 
     def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle:
         self._live[run.run_id] = run.name
+        self._urls[run.run_id] = run.url
         return RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
 
     def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult:
         handle = RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
-        return azure_outcome(handle, {"status": "Completed"}, (), self._metrics(run.run_id), stopped=False)
+        return azure_outcome(handle, {"status": "Completed"}, (), self._logged(run.run_id), stopped=False)
 
     def _follow_to_the_end(self, history: Any, run: RunHandle, sink: LogSink, metrics: Callable[[], dict]) -> RunResult:
+        """Follow the run to its end. Losing contact, or a run stuck too long, gives up the following and leaves
+        the run alone (a FlowError: a retry or the next flow re-attaches); only an interruption of the flow itself
+        (a cancelled task, Ctrl-C) cancels it, since nothing would be left to watch a billed run."""
+        self._urls[run.run_id] = run.url
         try:
             details, tail = follow(history, run, sink, self.poll_seconds)
+        except FlowError:
+            raise
         except BaseException:
-            self.cancel(run)  # never leave a billed run behind when we stop watching it
+            self.cancel(run)
             raise
         finally:
             self._live.pop(run.run_id, None)
-        return azure_outcome(run, details, tail, metrics(), run.run_id in self._stopped)
+        logged = self._logged(run.run_id, metrics) if details.get("status") == "Completed" else {}
+        return azure_outcome(run, details, tail, logged, run.run_id in self._stopped)
 
     def cancel(self, run: RunHandle) -> None:
+        self._urls[run.run_id] = run.url
         self._cancel(run.run_id)
 
     def _cancel(self, run_id: str) -> None:
+        """Ask for the run's cancellation, then see it taken (CancelRequested, Canceled, or an end): the service's
+        answer to a cancel says nothing reliable (SDK v1 does not even look at it), so a run still going after
+        CANCEL_CHECKS polls gets a WARNING with its studio link: it may still bill."""
         self._stopped.add(run_id)
+        where = f": {self._urls[run_id]}" if self._urls.get(run_id) else ""
         try:
             self._cancel_remotely(run_id)
         except Exception as exc:
-            log.warning("could not cancel run %s (%s); cancel it in the studio", run_id, translate(exc, "cancelling"))
+            log.warning(
+                "could not cancel run %s (%s); cancel it in the studio%s", run_id, translate(exc, "cancelling"), where
+            )
+            return
+        for check in range(CANCEL_CHECKS):
+            with contextlib.suppress(Exception):  # (a failed look is one look less)
+                if self._run_status(run_id) in CANCELLED_OR_ENDED:
+                    return
+            time.sleep(self.poll_seconds * (check + 1))
+        log.warning(
+            "run %s was asked to cancel, but has not; it may still run and bill: cancel it in the studio%s",
+            run_id,
+            where,
+        )
 
     def stop_all_runs(self) -> int:
         self._stopping = True

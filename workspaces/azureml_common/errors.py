@@ -1,12 +1,14 @@
 """What an Azure ML SDK error (v1 or v2) means for the flow: retry it, or stop and say what to do.
 
-Retried (TransientError): HTTP 429 and 5xx, connection errors and time-outs. Never retried: authentication and
-authorization failures, quota, an unknown VM size, anything else the service refused (HTTP 4xx).
+Retried (TransientError): HTTP 429 and 5xx, connection errors, resets and time-outs (however the SDK wraps them:
+msrest's ClientRequestError, an error raised while handling one). Never retried: authentication and authorization
+failures, quota, an unknown VM size, anything else the service refused (HTTP 4xx).
 
 The SDK keeps an error's HTTP status in different places, read from its code (azureml-core 1.61): the run-history
 client's `ServiceException` has `status_code`; `Experiment.submit`'s `ExperimentExecutionException` has it only
 inside its text, a JSON dump with `"status_code": 429` (`_commands._raise_request_error`); `ComputeTargetException`
-(compute.py) and the model service's `WebserviceException` (models_client.py) say "Response Code: 429" in theirs.
+(azureml/core/compute/compute.py) and the model service's `WebserviceException` (azureml/_restclient/
+models_client.py) say "Response Code: 429" in theirs.
 The SDK has already retried 408/429/5xx itself (three times, with back-off) before any of these reach us: what
 does is still worth retrying, later, by the flow. SDK v2 raises azure-core's errors, which carry `status_code`
 and the parsed error (`error.code`, `error.message`); its pipeline has retried 408/429/5xx too, honouring
@@ -35,17 +37,32 @@ STATUS_IN_TEXT = re.compile(r'"status_code":\s*(\d{3})|Response Code: (\d{3})')
 MESSAGE_IN_TEXT = re.compile(r'"code":\s*"([^"]*)".*?"message":\s*"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
+def causes(exc: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or while handling: SDK v1's model client turns the service's error
+    into a WebserviceException inside its `except`, and its text may then lose the status ("Response Code: None"
+    when the body has no `statusCode`) or the conversion fail (an AttributeError on a body that is not JSON); the
+    answer's status is still on the error it was handling."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain and len(chain) < 10:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return chain
+
+
 def status_code(exc: BaseException) -> int | None:
     """The HTTP status of an SDK error, wherever the SDK keeps it (see the module's docstring)."""
-    for holder in (exc, getattr(exc, "response", None), getattr(exc, "inner_exception", None)):
-        code = getattr(holder, "status_code", None)
-        if isinstance(code, int):
-            return code
-        nested = getattr(getattr(holder, "response", None), "status_code", None)
-        if isinstance(nested, int):
-            return nested
-    found = STATUS_IN_TEXT.search(_text(exc))
-    return int(found.group(1) or found.group(2)) if found else None
+    for error in causes(exc):
+        for holder in (error, getattr(error, "response", None), getattr(error, "inner_exception", None)):
+            code = getattr(holder, "status_code", None)
+            if isinstance(code, int):
+                return code
+            nested = getattr(getattr(holder, "response", None), "status_code", None)
+            if isinstance(nested, int):
+                return nested
+        found = STATUS_IN_TEXT.search(_text(error))
+        if found:
+            return int(found.group(1) or found.group(2))
+    return None
 
 
 def _text(exc: BaseException) -> str:
@@ -100,13 +117,20 @@ def translate(exc: BaseException, doing: str) -> FlowError:
 NETWORK_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,  # an answer cut off in the middle
     ServiceRequestError,
     ServiceResponseError,
     ConnectionError,
     TimeoutError,
     socket.timeout,
 )
+# msrest (under SDK v1's run-history and model clients) wraps a refused or reset connection into its own
+# ClientRequestError once its retries are spent (msrest/universal_http/requests.py): a network error too
+CLIENT_REQUEST_ERROR = "msrest.exceptions.ClientRequestError"
 
 
 def _is_network_error(exc: BaseException) -> bool:
-    return isinstance(exc, NETWORK_ERRORS)
+    return any(
+        isinstance(error, NETWORK_ERRORS) or f"{type(error).__module__}.{type(error).__name__}" == CLIENT_REQUEST_ERROR
+        for error in causes(exc)
+    )

@@ -1,3 +1,3 @@
-"""The Azure ML workspace through SDK v1 (azureml-core), as the tutorial: workspace.py is the adapter,
-sdk.py the seam of calls that need the network (tests replace it), jobs.py the SDK objects built offline,
-monitor.py how a run is followed, errors.py what an SDK error means for the flow."""
+"""The Azure ML workspace through SDK v1 (azureml-core), as the tutorial: workspace.py is the adapter, sdk.py the seam
+of calls that need the network, jobs.py the SDK objects built offline, registry.py the model registry. What both Azure
+adapters share (errors, following a run, settings) is workspaces/azureml_common/."""

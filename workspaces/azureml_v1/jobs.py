@@ -70,14 +70,18 @@ def data_reference(datastore: str, path: str) -> DataReferenceConfiguration:
     return DataReferenceConfiguration(datastore_name=datastore, mode="mount", path_on_datastore=path)
 
 
-def script_run_config(job: TrainingJob, compute_name: str, environment: Environment) -> ScriptRunConfig:
-    """The tutorial's Estimator as a ScriptRunConfig: `--data-folder` is the mounted datastore folder."""
+def script_run_config(
+    job: TrainingJob, compute_name: str, environment: Environment, max_run_minutes: int = 180
+) -> ScriptRunConfig:
+    """The tutorial's Estimator as a ScriptRunConfig: `--data-folder` is the mounted datastore folder; the run is
+    cancelled by the service after `max_run_minutes` (the SDK's default is 30 days of a billed node)."""
     config = ScriptRunConfig(
         source_directory=job.source_dir,
         script=job.entry_script,
         arguments=job.arguments(f"$AZUREML_DATAREFERENCE_{DATA_REFERENCE}"),
         compute_target=compute_name,
         environment=environment,
+        max_run_duration_seconds=max_run_minutes * 60,
     )
     config.run_config.data_references = {DATA_REFERENCE: data_reference(job.data.datastore, job.data.path)}
     return config

@@ -1,8 +1,9 @@
 """The seam: the few Azure ML SDK v1 calls that need the network, and nothing else.
 
-The adapter (azureml.py) talks only to an object of this shape; tests give it a fake that records calls and
-fails on cue. Values crossing the seam are plain (dicts, strings, paths); SDK objects that need no network
-(provisioning configuration, ScriptRunConfig) are built by azureml_jobs.py and passed through.
+The adapter (workspace.py) talks only to an object of this shape, which tests make as the flow does, over a real
+azureml-core Workspace whose requests reach a fake of Azure ML at the HTTP level (tests/workspaces/azureml_v1/
+http_seam.py). Values crossing the seam are plain (dicts, strings, paths); SDK objects that need no network
+(provisioning configuration, ScriptRunConfig) are built by jobs.py and passed through.
 
 Authentication, in this order: a prefect-azure `AzureMlCredentials` block named by --credentials-block; a
 service principal from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (with the workspace from
@@ -11,7 +12,9 @@ the Azure CLI's or an interactive login (the tutorial's `Workspace.from_config()
 and nowhere else: the description logged names only where the credentials came from.
 """
 
+import concurrent.futures
 import contextlib
+import hashlib
 import io
 import itertools
 import os
@@ -29,6 +32,8 @@ from workspaces.azureml_common.settings import AZURE_SERVICE_PRINCIPAL, AZURE_WO
 from workspaces.base import JOB_KEY_TAG, WorkspaceRef
 from workspaces.errors import WorkspaceError
 from workspaces.paths import inside
+
+SUBMIT_SECONDS = 300.0  # the longest a submit (its snapshot and the start of its run) may take before it is retried
 
 
 def connect_sdk(ref: WorkspaceRef) -> "AzureSdk":
@@ -94,13 +99,18 @@ class AzureSdk:
             "min_nodes": getattr(scale, "minimum_node_count", 0),
             "max_nodes": getattr(scale, "maximum_node_count", 0),
             "idle_seconds": getattr(scale, "idle_seconds_before_scaledown", 0),
+            "provisioning_state": getattr(target, "provisioning_state", None),
+            "errors": getattr(target, "provisioning_errors", None),
         }
 
-    def create_compute(self, name: str, provisioning, write_line: Callable[[str], None]) -> None:
+    def create_compute(self, name: str, provisioning, write_line: Callable[[str], None]) -> dict:
+        """Create the cluster and wait for its provisioning to end; its state and errors (the SDK prints a failed
+        provisioning, it does not raise it)."""
         target = ComputeTarget.create(self.workspace, name, provisioning)
         # provisioning runs alone in the flow, so catching the SDK's stdout here mixes nothing
         with contextlib.redirect_stdout(LineWriter(write_line)):
             target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
+        return {"provisioning_state": target.provisioning_state, "errors": target.provisioning_errors}
 
     def update_compute(self, name: str, min_nodes: int, max_nodes: int, idle_seconds: int) -> None:
         AmlCompute(self.workspace, name).update(
@@ -122,19 +132,35 @@ class AzureSdk:
             local = inside(folder, path)
             return local.read_bytes() if local.is_file() else None
 
-    def upload_files(self, datastore: str, paths: list[Path], target: str) -> None:
-        Datastore.get(self.workspace, datastore).upload_files(
-            [str(p) for p in paths], target_path=target, overwrite=True, show_progress=False
-        )
+    def upload_files(self, datastore: str, paths: list[Path], target: str) -> set[str]:
+        """Upload the files into the datastore's `target` folder; the names of those that did not arrive whole
+        (the SDK swallows a file's failure: each is checked by its size and MD5, which the service keeps)."""
+        store = Datastore.get(self.workspace, datastore)
+        store.upload_files([str(p) for p in paths], target_path=target, overwrite=True, show_progress=False)
+        blobs = store.blob_service.get_container_client(store.container_name).list_blobs(name_starts_with=f"{target}/")
+        held = {blob.name: (blob.size, bytes(blob.content_settings.content_md5 or b"")) for blob in blobs}
+        return {p.name for p in paths if held.get(f"{target}/{p.name}") != (p.stat().st_size, md5_file(p))}
 
     # runs
     def submit(self, experiment: str, config, tags: dict[str, str], run_id: str) -> str:
         """Create the run under `run_id`, then tag it: the two requests `Experiment.submit(config, tags=...)`
-        makes (core/experiment.py calls `run.set_tags` after the submit function), made visible."""
-        run = Experiment(self.workspace, experiment).submit(config, run_id=run_id)
-        self._runs[run.id] = run
-        run.set_tags(tags)
-        return run.get_portal_url()
+        makes (core/experiment.py calls `run.set_tags` after the submit function), made visible. The SDK posts the
+        submit without a timeout (_execution/_commands.py: `requests.post`): it is given SUBMIT_SECONDS here, in a
+        thread of its own, and a TimeoutError after that (the run may exist: the adapter looks it up by its id)."""
+
+        def submitted() -> str:
+            run = Experiment(self.workspace, experiment).submit(config, run_id=run_id)
+            self._runs[run.id] = run
+            run.set_tags(tags)
+            return run.get_portal_url()
+
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="azureml-submit")
+        try:
+            return pool.submit(submitted).result(timeout=SUBMIT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"no answer to the submit of run {run_id} within {SUBMIT_SECONDS:g} s") from None
+        finally:
+            pool.shutdown(wait=False)  # a hung request keeps its thread; the flow goes on
 
     def find_runs(self, experiment: str, tags: dict[str, str]) -> list[dict]:
         """The experiment's runs carrying `tags`, newest first (Run.list's order)."""
@@ -166,7 +192,11 @@ class AzureSdk:
         return self._run(run_id).get_details()
 
     def read_url(self, url: str) -> str:
-        response = requests.get(url, timeout=60)  # a log file's SAS URL: no credentials needed
+        """A log file's text by its SAS URL (no credentials needed); "" while it is not there (a 404), as the SDK's
+        own reader answers (_execution/_commands.py: _get_content_from_uri)."""
+        response = requests.get(url, timeout=60)
+        if response.status_code == 404:
+            return ""
         response.raise_for_status()
         return response.text
 
@@ -201,6 +231,14 @@ class AzureSdk:
     def download_model(self, name: str, version: str, dest: Path) -> Path:
         model = Model(self.workspace, name=name, version=int(version))
         return Path(model.download(target_dir=str(dest), exist_ok=True))
+
+
+def md5_file(path: Path) -> bytes:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
 
 
 def _run_dict(run) -> dict:

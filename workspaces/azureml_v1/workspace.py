@@ -1,13 +1,14 @@
 """The Azure ML workspace (SDK v1): the same port as the local workspace, on a real compute cluster.
 
-Every call that needs the network goes through the seam (sdk.py, made by `make_sdk`, which tests replace
-with a fake); the SDK objects that need none are built by jobs.py. SDK errors are translated by
-azureml_common/errors.py into retried (TransientError) or final ones; what both Azure adapters do with runs
-alike is azureml_common/adapter.py. Which cell of the tutorial each call does:
-connect `Workspace.from_config()`; provision_compute `ComputeTarget(ws, name)` or `ComputeTarget.create` and
-`wait_for_completion`; upload `ds.upload(...)`; submit `exp.submit(est)`; stream_logs
-`run.wait_for_completion(show_output=True)`; register_model `run.register_model`; delete_compute
-`compute_target.delete()`. SDK v1 has no model aliases: `champion` is a tag that only one version carries.
+Every call that needs the network goes through the seam (sdk.py, made by `make_sdk`, which tests replace with one
+over a Workspace of theirs: its authentication their own, its requests answered by a fake of Azure ML over HTTP);
+the SDK objects that need none are built by jobs.py. SDK errors are translated by azureml_common/errors.py into
+retried (TransientError) or final ones; what both Azure adapters do with runs alike is azureml_common/adapter.py.
+Which cell of the tutorial each call does: connect `Workspace.from_config()`; provision_compute
+`ComputeTarget(ws, name)` or `ComputeTarget.create` and `wait_for_completion`; upload `ds.upload(...)`; submit
+`exp.submit(est)`; stream_logs `run.wait_for_completion(show_output=True)`; register_model `run.register_model`;
+delete_compute `compute_target.delete()`. SDK v1 has no model aliases: `champion` is a tag that only one version
+carries.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workspaces.azureml_common.adapter import AzureAdapter
 from workspaces.azureml_v1.jobs import provisioning_configuration, script_run_config, training_environment
 from workspaces.azureml_v1.registry import AzureRegistry
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
+from workspaces.errors import FlowError, TransientError
 from workspaces.files import sha256_file
 from workspaces.paths import inside
 
@@ -36,7 +38,7 @@ MANIFEST = "manifest.json"
 
 
 def make_sdk(ref: WorkspaceRef):
-    """The seam's real side; tests replace this function to inject a fake."""
+    """The seam's real side; tests replace this function to give the seam a Workspace whose requests reach a fake."""
     from workspaces.azureml_v1.sdk import connect_sdk
 
     return connect_sdk(ref)
@@ -63,9 +65,10 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
             config = provisioning_configuration(spec)
             self._call("checking the provisioning configuration", config.validate_configuration)
             self._creating(spec)
-            self._call(f"creating compute {spec.name!r}", self.sdk.create_compute, spec.name, config, log.info)
+            made = self._call(f"creating compute {spec.name!r}", self.sdk.create_compute, spec.name, config, log.info)
+            self._provisioned(spec, made["provisioning_state"], made["errors"])
             return ComputeTarget.from_spec(spec, self.compute_kind, created=True)
-        self._reusing(spec, found["type"], found["vm_size"])
+        self._reusing(spec, found["type"], found["vm_size"], found["provisioning_state"], found["errors"])
         wanted = (spec.min_nodes, spec.max_nodes, spec.idle_seconds_before_scaledown)
         if (found["min_nodes"], found["max_nodes"], found["idle_seconds"]) != wanted:
             self._call(f"updating compute {spec.name!r}", self.sdk.update_compute, spec.name, *wanted)
@@ -91,11 +94,19 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
         held = self._manifest(target)
         changed = [Path(p) for p in files if held.get(Path(p).name) != digests[Path(p).name]]
         if changed:
-            self._call("uploading to the datastore", self.sdk.upload_files, self.datastore, changed, target)
+            # the SDK logs and swallows a file's failed upload (data/azure_storage_datastore.py: a task's handler),
+            # so each is checked in the datastore; the manifest records only what is there whole
+            missing = self._call("uploading to the datastore", self.sdk.upload_files, self.datastore, changed, target)
+            uploaded = {name: digest for name, digest in digests.items() if name not in missing}
             with tempfile.TemporaryDirectory() as folder:
                 manifest = inside(folder, MANIFEST)
-                manifest.write_text(json.dumps({**held, **digests}, indent=1, sort_keys=True))
+                manifest.write_text(json.dumps({**held, **uploaded}, indent=1, sort_keys=True))
                 self._call("uploading the manifest", self.sdk.upload_files, self.datastore, [manifest], target)
+            if missing:
+                raise TransientError(
+                    f"uploading to datastore {self.datastore}/{target}: {', '.join(sorted(missing))} did not arrive "
+                    "whole (the SDK logged the failure and went on); retrying the upload"
+                )
         log.info(
             "datastore %s/%s: %d file(s) uploaded, %d already there with the same content",
             self.datastore,
@@ -129,14 +140,30 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
 
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
         self._refuse_when_stopping(job)
-        config = script_run_config(job, compute.name, self.environment)
+        config = script_run_config(job, compute.name, self.environment, compute.max_run_minutes)
         attempts = self._call("counting earlier runs", self.sdk.find_runs, job.experiment, {JOB_KEY_TAG: job.key})
         run_id = self._run_id(job, len(attempts) + 1)
         self._live[run_id] = job.run_name  # from here on, stopping the flow cancels it
-        url = self._call(
-            f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, self._run_tags(job), run_id
-        )
+        try:
+            url = self._call(
+                f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, self._run_tags(job), run_id
+            )
+        except FlowError as error:
+            url = self._submitted_after_all(job, run_id, error)
         return RunHandle(run_id=run_id, name=job.run_name, job=job, url=url)
+
+    def _submitted_after_all(self, job: TrainingJob, run_id: str, error: FlowError) -> str:
+        """A submit that failed may have created its run: the SDK re-posts a submit whose answer was lost, and the
+        service then says the run id exists (_execution/_commands.py); or its tagging, a second request, failed.
+        The run is looked up by the id chosen for it: if it exists it is tagged and followed, else the error
+        stands."""
+        found = self._call("looking up a run", self.sdk.find_run, run_id)
+        if found is None:
+            self._live.pop(run_id, None)
+            raise error
+        log.info("run %s of %s exists though its submit failed (%s): following it", run_id, job.run_name, error)
+        self._call(f"tagging run {run_id}", self.sdk.set_run_tags, run_id, self._run_tags(job))
+        return found["url"]
 
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
         return self._follow_to_the_end(self.sdk, run, sink, lambda: self._metrics(run.run_id))
@@ -149,6 +176,9 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
 
     def _cancel_remotely(self, run_id: str) -> None:
         self.sdk.cancel(run_id)
+
+    def _run_status(self, run_id: str) -> str:
+        return str(self.sdk.run_details(run_id).get("status"))
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:

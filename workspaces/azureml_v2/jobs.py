@@ -77,9 +77,12 @@ def training_environment() -> Environment:
     )
 
 
-def command_job(job: TrainingJob, name: str, compute: str, code: str, data: str, tags: dict[str, str]):
+def command_job(
+    job: TrainingJob, name: str, compute: str, code: str, data: str, tags: dict[str, str], max_run_minutes: int = 180
+):
     """The tutorial's Estimator as a command job: train.py with `--data-folder` the data asset, mounted
-    read-only, and `--regularization` the rate; `code` is the training folder already in the datastore."""
+    read-only, and `--regularization` the rate; `code` is the training folder already in the datastore. The
+    service cancels it after `max_run_minutes` (its `limits.timeout`)."""
     return command(
         name=name,
         display_name=job.run_name,
@@ -90,7 +93,11 @@ def command_job(job: TrainingJob, name: str, compute: str, code: str, data: str,
         inputs={"data": Input(type=AssetTypes.URI_FOLDER, path=data, mode=InputOutputModes.RO_MOUNT)},
         environment=training_environment(),
         tags=tags,
+        timeout=max_run_minutes * 60,
     )
+
+
+RUN_ID_TAG = "mnist_flow.run_id"  # the job a version came from, kept as a tag: the service may rewrite its path
 
 
 def model_asset(name: str, job_name: str, tags: dict[str, str]) -> Model:
@@ -98,6 +105,6 @@ def model_asset(name: str, job_name: str, tags: dict[str, str]) -> Model:
     return Model(
         name=name,
         type=AssetTypes.CUSTOM_MODEL,
-        tags=tags,
+        tags={**tags, RUN_ID_TAG: job_name},
         path=f"azureml://jobs/{job_name}/outputs/artifacts/paths/outputs/",
     )

@@ -6,12 +6,13 @@ tag, as in SDK v1. The model file is read from the workspace's artifact store, w
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workspaces.azureml_v2.jobs import model_asset
+from workspaces.azureml_v2.jobs import RUN_ID_TAG, model_asset
 from workspaces.base import MODEL_FILE, MODEL_FILE_NAME, ModelVersion
 from workspaces.errors import DataError
 from workspaces.files import make_dirs, sha256_file
@@ -33,7 +34,7 @@ class V2Registry:
         raise NotImplementedError
 
     def _version(self, model) -> ModelVersion:
-        job = str(model.path).split("azureml://jobs/", 1)[-1].split("/", 1)[0]
+        job = (model.tags or {}).get(RUN_ID_TAG) or job_of_path(str(model.path))
         return ModelVersion.from_registry(model.name, model.version, job, str(model.path), dict(model.tags or {}))
 
     def _versions(self, name: str) -> list[ModelVersion]:
@@ -88,3 +89,11 @@ class V2Registry:
                 "registered one; the model changed after registration: refusing to load it"
             )
         return path
+
+
+def job_of_path(path: str) -> str:
+    """The job of a version registered without the run id tag, from its path: the form it was registered with
+    (`azureml://jobs/<job>/outputs/...`) or the long form the service may rewrite it to (`azureml://subscriptions/
+    .../datastores/workspaceartifactstore/paths/ExperimentRun/dcid.<job>/outputs/`); "" for neither."""
+    found = re.search(r"azureml://jobs/([^/]+)/|/dcid\.([^/]+)/", path)
+    return next(group for group in found.groups() if group) if found else ""

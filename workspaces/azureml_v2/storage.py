@@ -11,48 +11,84 @@ whose sha256 the folder's manifest already records is not sent again.
 """
 
 import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from azure.ai.ml import MLClient
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, ContainerClient
 
 from workspaces.files import ignored, sha256_file
 from workspaces.paths import inside
 
 MANIFEST = "manifest.json"
+SAS_MARGIN = timedelta(minutes=5)  # a SAS is renewed this long before its expiry
+# a 403's codes that a new SAS may cure: Azure Storage's for an expired or bad signature, Azurite's for an expired SAS
+SAS_REFUSED = ("AuthenticationFailed", "AuthorizationFailure")
+log = logging.getLogger(__name__)
 
 
 class BlobFolder:
-    """The blob container behind datastore `name`."""
+    """The blob container behind datastore `name`.
+
+    Its SAS is short-lived (the SDK asks for one hour) and a flow follows its jobs for longer: a SAS is asked for
+    again a few minutes before it expires, and once more when the storage refuses one as expired or invalid (a 403
+    that says AuthenticationFailed, or Azurite's AuthorizationFailure), whatever its stated expiry."""
 
     def __init__(self, ml: MLClient, name: str, transport: Any = None):
+        self.ml, self.name = ml, name
         self.options: dict[str, Any] = {"transport": transport} if transport is not None else {}
-        datastore = ml.datastores.get(name, include_secrets=True)
+        self._open()
+
+    def _open(self) -> None:
+        datastore = self.ml.datastores.get(self.name, include_secrets=True)
         credentials = datastore.credentials
-        secret = getattr(credentials, "sas_token", None) or getattr(credentials, "account_key", None)
+        sas = getattr(credentials, "sas_token", None)
+        secret = sas or getattr(credentials, "account_key", None)
+        self.expires = sas_expiry(sas) if sas else None
         account_url = f"{datastore.protocol}://{datastore.account_name}.blob.{datastore.endpoint}"
-        self.name = name
         self.container = ContainerClient(account_url, datastore.container_name, credential=secret, **self.options)
         self.url = f"{account_url}/{datastore.container_name}"  # without the SAS
 
+    def _with_container(self, action: Callable[[ContainerClient], Any]) -> Any:
+        if self.expires is not None and datetime.now(UTC) >= self.expires - SAS_MARGIN:
+            log.info("the SAS of datastore %r expires at %s: asking for a new one", self.name, self.expires)
+            self._open()
+        try:
+            return action(self.container)
+        except HttpResponseError as error:  # azure-storage-blob: ClientAuthenticationError or HttpResponseError
+            if error.status_code != 403 or getattr(error, "error_code", None) not in SAS_REFUSED:
+                raise
+            log.info("the storage refused the SAS of datastore %r; asking for a new one", self.name)
+            self._open()
+            return action(self.container)
+
     def read(self, path: str) -> bytes | None:
         try:
-            return self.container.download_blob(path).readall()
+            return self._with_container(lambda container: container.download_blob(path).readall())
         except ResourceNotFoundError:
             return None
 
     def write(self, path: str, data: bytes) -> None:
-        self.container.upload_blob(path, data, overwrite=True)
+        self._with_container(lambda container: container.upload_blob(path, data, overwrite=True))
 
     def upload_file(self, local: Path, path: str) -> None:
-        with open(local, "rb") as source:
-            self.container.upload_blob(path, source, overwrite=True)
+        def upload(container: ContainerClient) -> None:
+            with open(local, "rb") as source:
+                container.upload_blob(path, source, overwrite=True)
+
+        self._with_container(upload)
 
     def download(self, path: str, dest: Path) -> Path:
-        with open(dest, "wb") as out:
-            self.container.download_blob(path).readinto(out)
+        def download(container: ContainerClient) -> None:
+            with open(dest, "wb") as out:
+                container.download_blob(path).readinto(out)
+
+        self._with_container(download)
         return dest
 
     def manifest(self, folder: str) -> dict[str, str]:
@@ -74,5 +110,17 @@ class BlobFolder:
         return len(sent)
 
     def read_url(self, url: str) -> str:
-        """A blob by its (SAS) URL, as a run's details give its log files."""
-        return BlobClient.from_blob_url(url, **self.options).download_blob().readall().decode("utf-8", "replace")
+        """A blob by its (SAS) URL, as a run's details give its log files; "" for one that is not there (yet): a
+        log file is listed before its first bytes reach the store, and is read again at the next poll."""
+        try:
+            return BlobClient.from_blob_url(url, **self.options).download_blob().readall().decode("utf-8", "replace")
+        except ResourceNotFoundError:
+            return ""
+
+
+def sas_expiry(sas: str) -> datetime | None:
+    """When a SAS token expires: its `se` field (ISO 8601, UTC); None where it has none."""
+    found = parse_qs(sas.lstrip("?")).get("se")
+    if not found:
+        return None
+    return datetime.fromisoformat(found[0].replace("Z", "+00:00"))

@@ -28,6 +28,7 @@ from workspaces.azureml_v2.registry import V2Registry
 from workspaces.azureml_v2.service import DataPlane
 from workspaces.azureml_v2.storage import BlobFolder
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
+from workspaces.errors import FlowError
 from workspaces.files import sha256_file
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
                 lambda: self.ml.compute.begin_create_or_update(aml_compute(spec)).result(),
             )
             return ComputeTarget.from_spec(spec, self.compute_kind, created=True)
-        self._reusing(spec, str(found.type), str(found.size))
+        self._reusing(spec, str(found.type), str(found.size), found.provisioning_state, found.provisioning_errors)
         wanted = aml_compute(spec)
         scale = ("min_instances", "max_instances", "idle_time_before_scale_down")
         if any(getattr(found, a) != getattr(wanted, a) for a in scale):
@@ -194,10 +195,25 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
     def submit(self, job: TrainingJob, compute: ComputeTarget) -> RunHandle:
         self._refuse_when_stopping(job)
         name = self._job_name(job, len(self._jobs_of(job)) + 1)
-        spec = command_job(job, name, compute.name, self._code(job), job.data.mount, self._run_tags(job))
+        code, tags = self._code(job), self._run_tags(job)
+        spec = command_job(job, name, compute.name, code, job.data.mount, tags, compute.max_run_minutes)
         self._live[name] = job.run_name  # from here on, stopping the flow cancels it
-        created = self._call(f"submitting run {job.run_name!r}", self.ml.jobs.create_or_update, spec)
-        return RunHandle(run_id=name, name=job.run_name, job=job, url=created.studio_url)
+        try:
+            url = self._call(f"submitting run {job.run_name!r}", self.ml.jobs.create_or_update, spec).studio_url
+        except FlowError as error:
+            url = self._submitted_after_all(job, name, error)
+        return RunHandle(run_id=name, name=job.run_name, job=job, url=url)
+
+    def _submitted_after_all(self, job: TrainingJob, name: str, error: FlowError) -> str:
+        """A PUT whose answer was lost may have created the job: azure-core sends it again, and the service then
+        refuses it ("Job <name> already exists") or takes it as an update of the same job. Either way the job is
+        looked up by its name: if it exists and carries this job's key it is followed, else the error stands."""
+        found = self._find("looking up a job", self.ml.jobs.get, name)
+        if found is None or (found.tags or {}).get(JOB_KEY_TAG) != job.key:
+            self._live.pop(name, None)
+            raise error
+        log.info("job %s of %s exists though its submit failed (%s): following it", name, job.run_name, error)
+        return str(found.studio_url)
 
     def _tracking(self, job_name: str) -> str:
         found = self._call("reading a job", self.ml.jobs.get, job_name)
@@ -217,6 +233,9 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
 
     def _cancel_remotely(self, job_name: str) -> None:
         self.ml.jobs.begin_cancel(job_name)
+
+    def _run_status(self, job_name: str) -> str:
+        return job_status(self.ml.jobs.get(job_name))
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:

@@ -4,8 +4,8 @@ registry, so the whole flow runs on a laptop with no cloud account.
     <folder>/datastore/<target>/   uploaded files under the tutorial's names, and manifest.json of their sha256s
     <folder>/compute/<name>.json   a compute target; its slot locks bound the runs executing at once
     <folder>/runs/<run-id>/        snapshot of the source folder, outputs/ (the model), run.log (the full log)
-    <folder>/mlflow.db, mlartifacts/   MLflow run history and model registry (workspaces/local_mlflow.py)
-    <folder>/results/              Prefect's persisted task results: the cache (tasks/caching.py)
+    <folder>/mlflow.db, mlartifacts/   MLflow run history and model registry (tracking.py, registry.py)
+    <folder>/results/              Prefect's persisted task results: the cache (plumbing/caching.py)
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ class LocalWorkspace(LocalRegistry):
 
     @explained
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
-        """Follow the run's log into `sink` until it ends; then classify how it ended (local_outcome.py)."""
+        """Follow the run's log into `sink` until it ends; then classify how it ended (outcome.py)."""
         live = local_runs.live_run(run.run_id)
         if live is None:
             return self._follow_another_flows_run(run, sink)

@@ -1,15 +1,20 @@
-"""One run of the fake Azure ML workspace (fake_sdk.py), as a detached process: `python -m ... <run folder>`.
+"""One run of a fake Azure ML workspace (fake_azureml.py, and the SDK v2 fake), as a detached process:
+`python -m tests.workspaces.azureml_v1.fake_runner <run folder>`.
 
-It walks Azure ML's statuses in the run's run.json (NotStarted -> Queued -> Preparing -> Running -> Finalizing ->
-Completed or Failed; CancelRequested -> Canceled when cancelled), runs the submitted entry script in the run's
-snapshot with its resolved arguments and its own MLflow store, and copies every line it prints into each of
-the runtime's log files as it comes. It lives on when the flow that submitted it dies, as a cloud run does.
+It walks Azure ML's statuses in the run's run.json in the order the SDK documents them (azureml/core/run.py,
+`Run.get_status`: NotStarted -> Starting -> Preparing (the image) -> Queued (waiting for nodes, `queue_seconds`,
+read again while it waits) -> Running -> Finalizing -> Completed or Failed; CancelRequested -> Canceled when
+cancelled), runs the submitted entry script in the run's snapshot with its resolved arguments and its own MLflow
+store, and copies every line it prints into each of the runtime's log files as it comes. While the script runs, the
+statuses in `interruptions` ([status, seconds], such as NotResponding when its heartbeat is lost) are reported in
+turn, then Running again. It lives on when the flow that submitted it dies, as a cloud run does.
 
 The failure texts are Azure ML's as users have reported them (public threads: Azure/MachineLearningNotebooks
 #1360 and #1242): a script that exits non-zero, and a low-priority node that is pre-empted.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -31,6 +36,35 @@ PREEMPTED = {
     "failed or restarted. Reason: Received pre-emption warning signal",
 }
 POLL = 0.1
+# each fake run logs to an MLflow file store of its own, as an Azure ML run has its own metrics store; the fakes
+# read it back (MLflow refuses a file store unless told it is wanted)
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+# the log files a run writes, by the runtime of the cluster: the common runtime's, the older driver log, or both
+RUNTIME_LOGS = {"common": ("user_logs/std_log.txt",), "legacy": ("azureml-logs/70_driver_log.txt",)}
+RUNTIME_LOGS["both"] = RUNTIME_LOGS["common"] + RUNTIME_LOGS["legacy"]
+
+
+def write_json(path: Path, value) -> None:
+    """`value` as the JSON file `path`, whole or not at all (writers may share a process: a name per thread)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return default
+
+
+@contextlib.contextmanager
+def locked(record: Path):
+    """The run record's lock, held while it is read and written again (the runner's process and the fake's)."""
+    with open(record.with_name(".run.json.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 class Run:
@@ -42,6 +76,10 @@ class Run:
         return json.loads(self.path.read_text())
 
     def update(self, **changes) -> None:
+        with locked(self.path):  # the fake service changes the record too (tags, a cancel request)
+            self._update(changes)
+
+    def _update(self, changes: dict) -> None:
         record = {**self.read(), **changes}
         if "status" in changes:  # every status the run went through, for the tests to check the walk
             record["history"] = [*record.get("history", []), changes["status"]]
@@ -51,7 +89,7 @@ class Run:
                 record["startTimeUtc"] = now
             if changes["status"] in ("Completed", "Failed", "Canceled"):
                 record["endTimeUtc"] = now
-        tmp = self.path.with_name(f".run.json.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".run.json.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, self.path)
 
@@ -59,14 +97,19 @@ class Run:
         return bool(self.read().get("cancel_requested"))
 
 
-def wait(run: Run, seconds: float) -> bool:
-    """Sleep `seconds`; False if the run was cancelled meanwhile."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if run.cancelled():
-            return False
-        time.sleep(POLL)
-    return not run.cancelled()
+def start_runner(folder: Path) -> int:
+    """This module run for the run in `folder`, in a session of its own that outlives the flow, as a run on Azure
+    does (both fakes start runs so): its pid."""
+    project = Path(__file__).resolve().parents[3]
+    with open(folder / "runner.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.workspaces.azureml_v1.fake_runner", str(folder)],
+            cwd=project,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        ).pid
 
 
 def start_script(run: Run, record: dict) -> subprocess.Popen:
@@ -92,13 +135,45 @@ def copy_output(script: subprocess.Popen, logs: list[Path], first_line: threadin
             first_line.set()
 
 
+def prepared(run: Run, at_most: float = 10.0) -> None:
+    """Prepare (the image, on Azure: minutes) until the run is named: its tags come in the submit's second request,
+    and what a test asks of runs of one name (how long they queue ...) is applied to it then."""
+    deadline = time.monotonic() + at_most
+    while not run.read().get("tags") and time.monotonic() < deadline:
+        time.sleep(POLL)
+
+
+def queued(run: Run) -> bool:
+    """Wait in the queue as long as the run's queue_seconds say (read again: set once the run is named); False if
+    cancelled meanwhile."""
+    started = time.monotonic()
+    while time.monotonic() - started < float(run.read().get("queue_seconds") or 0):
+        if run.cancelled():
+            return False
+        time.sleep(POLL)
+    return not run.cancelled()
+
+
+def interrupted(run: Run, first_line: threading.Event) -> None:
+    """Once the script printed, report each of the run's interruptions for its time, then Running again (in a
+    thread beside the script)."""
+    first_line.wait()
+    for status, seconds in run.read().get("interruptions") or []:
+        run.update(status=status)
+        time.sleep(seconds)
+        if run.read()["status"] == status:
+            run.update(status="Running")
+
+
 def main(folder: Path) -> None:
     run = Run(folder)
     record = run.read()
-    run.update(status="Queued")
-    if not wait(run, record["queue_seconds"]):
-        return run.update(status="Canceled")
+    run.update(status="Starting")
     run.update(status="Preparing")
+    prepared(run)
+    run.update(status="Queued")
+    if not queued(run):
+        return run.update(status="Canceled")
     logs = [folder / name for name in record["logs"]]
     for log in logs:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +183,7 @@ def main(folder: Path) -> None:
     first_line = threading.Event()
     copier = threading.Thread(target=copy_output, args=(script, logs, first_line))
     copier.start()
+    threading.Thread(target=interrupted, args=(run, first_line), daemon=True).start()
     while script.poll() is None:
         if run.cancelled():
             run.update(status="CancelRequested")
@@ -115,7 +191,7 @@ def main(folder: Path) -> None:
             script.wait()
             copier.join()
             return run.update(status="Canceled")
-        if record["preempt"] and first_line.is_set():  # the node is taken away while the script runs
+        if run.read().get("preempt") and first_line.is_set():  # the node is taken away while the script runs
             os.killpg(script.pid, signal.SIGKILL)
             script.wait()
             copier.join()

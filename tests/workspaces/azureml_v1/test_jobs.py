@@ -56,7 +56,7 @@ def test_the_environment_is_exactly_what_the_run_needs():
     assert list(dependencies.conda_channels) == ["conda-forge"]
 
 
-def test_the_environment_resolves_as_an_image_build_would(tmp_path):
+def test_the_environment_resolves_as_an_image_build_would(processes, tmp_path):
     """pip, asked (against the package registry) to install the run's packages for this platform, Python 3.11:
     the environment an image build would make exists. (azureml-defaults, the tutorial's, does not with this
     numpy: azureml-dataset-runtime requires numpy<2.3.3 on Linux.)"""

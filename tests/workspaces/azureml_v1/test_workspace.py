@@ -1,6 +1,7 @@
-"""The Azure adapter (SDK v1) through the fake of its seam: create or attach, content-addressed upload, runs that
-walk Azure's statuses with their logs under either runtime's names, idempotent registration with a champion
-tag, stopping runs. (The whole flow on it: tests/flows/test_flow_azureml.py and tests/faults/test_azure_faults.py.)"""
+"""The Azure adapter (SDK v1), the real azureml-core down to HTTP against the fake of Azure ML (fake_azureml.py,
+blobs in Azurite): create or attach, content-addressed upload, runs that walk Azure's statuses with their logs
+under either runtime's names, idempotent registration with a champion tag, stopping runs. (The whole flow on it:
+tests/flows/test_flow_azureml.py and tests/faults/test_azure_faults.py.)"""
 
 import json
 import threading
@@ -11,8 +12,7 @@ from steps.registry import register
 from tests.flows.flow_runs import edit_train_script
 from tests.idx_files import write_tiny_datastore_files
 from tests.waiting import wait_until
-from tests.workspaces.azureml_v1 import sdk_errors
-from tests.workspaces.azureml_v1.fake_sdk import read_json, write_json
+from tests.workspaces.azureml_v1.fake_runner import RUNTIME_LOGS, read_json
 from workspaces.base import ComputeSpec, TrainingJob, WorkspaceRef
 from workspaces.errors import RunCancelled, TransientError, WorkspaceError
 
@@ -43,23 +43,26 @@ def submitted_run(adapter, training_copy, tmp_path, rate: float = 0.8):
     return adapter.submit(a_job(adapter, training_copy, tmp_path, rate), compute)
 
 
+def blob_puts(fake, folder: str) -> list[str]:
+    """The names of the blobs the SDK put into a folder of the workspace's default datastore, in order."""
+    prefix = f"/{fake.containers['workspaceblobstore']}/{folder}/"
+    return [
+        path.removeprefix(prefix) for method, host, path in fake.requests if method == "PUT" and path.startswith(prefix)
+    ]
+
+
 def test_compute_is_created_then_attached_and_its_scale_updated(adapter, fake_azure):
     first = adapter.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=4))
     second = adapter.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=2))
     assert first.created and not second.created and second.max_nodes == 2
-    assert len(fake_azure.called("create_compute")) == 1
-    assert fake_azure.called("update_compute") == [("cpu-cluster", 0, 2, 1800)]
+    assert fake_azure.count("PUT", "/computes/cpu-cluster") == 1 and fake_azure.count("PATCH", "/computes/") == 1
+    scale = fake_azure.computes["cpu-cluster"]["properties"]["properties"]["scaleSettings"]
+    assert (scale["minNodeCount"], scale["maxNodeCount"], scale["nodeIdleTimeBeforeScaleDown"]) == (0, 2, "PT1800S")
 
 
 def test_an_existing_target_of_another_type_is_a_clear_error(adapter, fake_azure):
-    instance = {
-        "type": "ComputeInstance",
-        "vm_size": "STANDARD_DS3_V2",
-        "min_nodes": 0,
-        "max_nodes": 1,
-        "idle_seconds": 0,
-    }
-    write_json(fake_azure.root / "computes.json", {"cpu-cluster": instance})
+    adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
+    fake_azure.computes["cpu-cluster"]["properties"]["computeType"] = "ComputeInstance"  # made in the studio
     with pytest.raises(WorkspaceError, match="exists but is a ComputeInstance, not an AmlCompute cluster"):
         adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
 
@@ -68,31 +71,31 @@ def test_upload_skips_what_the_datastore_holds_with_the_same_content(adapter, fa
     files = write_tiny_datastore_files(tmp_path / "data")
     first = adapter.upload(files, "mnist")
     second = adapter.upload(files, "mnist")
-    uploads = fake_azure.called("upload_files")
-    assert len(uploads) == 2  # the four files, then the manifest; nothing the second time
-    assert sorted(uploads[0][1]) == sorted(p.name for p in files) and uploads[1][1] == ["manifest.json"]
+    puts = blob_puts(fake_azure, "mnist")  # the four files (at once), then the manifest; nothing the second time
+    assert sorted(puts[:-1]) == sorted(p.name for p in files) and puts[-1:] == ["manifest.json"]
     assert first == second and adapter.holds(first)
     assert first.datastore == "workspaceblobstore" and first.path == "mnist"
 
 
 def test_a_throttled_compute_lookup_is_transient(adapter, fake_azure):
-    fake_azure.fail("find_compute", sdk_errors.compute_error(429, "TooManyRequests", "Too many requests"))
+    fake_azure.fail("GET", "/computes/cpu-cluster", 429, "TooManyRequests", "Too many requests", times=20)
     with pytest.raises(TransientError, match="HTTP 429 while looking up compute 'cpu-cluster'"):
         adapter.provision_compute(ComputeSpec(name="cpu-cluster"))
+    assert fake_azure.count("GET", "/computes/cpu-cluster") > 1  # the SDK's own retries went first
 
 
 @pytest.mark.parametrize("runtime", ["common", "legacy", "both"])
 def test_a_run_walks_azures_statuses_and_its_log_is_streamed_under_either_runtime(
     adapter, fake_azure, training_copy, tmp_path, runtime
 ):
-    fake_azure.runtime = runtime
+    fake_azure.runtime_logs = RUNTIME_LOGS[runtime]
     run = submitted_run(adapter, training_copy, tmp_path)
     lines: list[str] = []
     result = adapter.stream_logs(run, lines.append)
     assert result.accuracy > 0.9 and any(line.startswith("Accuracy is") for line in lines)
     assert len([line for line in lines if line.startswith("Accuracy is")]) == 1  # one log followed, not both
     history = read_json(fake_azure.root / "runs" / run.run_id / "run.json")["history"]
-    assert history == ["NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed"]
+    assert history == ["NotStarted", "Starting", "Preparing", "Queued", "Running", "Finalizing", "Completed"]
 
 
 def test_a_runs_metrics_exist_only_once_logged(adapter, fake_azure, training_copy, tmp_path):
@@ -100,10 +103,10 @@ def test_a_runs_metrics_exist_only_once_logged(adapter, fake_azure, training_cop
     run = submitted_run(adapter, training_copy, tmp_path)
     folder = fake_azure.root / "runs" / run.run_id
     wait_until(lambda: read_json(folder / "run.json")["status"] == "Running", 30, "the run running")
-    assert fake_azure.run_metrics(run.run_id) == {}
+    assert fake_azure.logged(run.run_id) == {}
     result = adapter.stream_logs(run, lambda line: None)
     logged = {"regularization rate", "accuracy", "fit_cpu_seconds"}  # what train.py logs
-    assert set(fake_azure.run_metrics(run.run_id)) == logged == set(result.metrics)
+    assert set(fake_azure.logged(run.run_id)) == logged == set(result.metrics)
 
 
 def test_registration_is_idempotent_and_the_champion_tag_moves_only_up(adapter, fake_azure, training_copy, tmp_path):
@@ -118,7 +121,7 @@ def test_registration_is_idempotent_and_the_champion_tag_moves_only_up(adapter, 
     assert (first.version, first.created, first.champion) == ("1", True, True)
     assert (again.version, again.created, again.champion) == ("1", False, True)
     assert (worse.version, worse.created, worse.champion) == ("2", True, False)
-    assert len(fake_azure.called("register_model")) == 2
+    assert fake_azure.count("POST", "/modelmanagement/v1.0/") == 4  # two versions: an asset and a model each
     assert [m["version"] for m in fake_azure.registry() if m["tags"].get("champion") == "true"] == ["1"]
     assert adapter.fetch_model(first, tmp_path / "model").name == "sklearn_mnist_model.pkl"
 
@@ -145,7 +148,7 @@ def test_stopping_the_flow_cancels_its_runs(adapter, fake_azure, training_copy, 
     threading.Thread(target=cancel_the_flow_once_the_run_fits, daemon=True).start()
     with pytest.raises(RunCancelled, match="was cancelled because its flow was cancelled"):
         adapter.stream_logs(run, lines.append)
-    assert fake_azure.called("cancel") == [(run.run_id,)]
+    assert fake_azure.count("POST", f"/runId/{run.run_id}/cancel") == 1
     history = read_json(fake_azure.root / "runs" / run.run_id / "run.json")["history"]
     assert history[-2:] == ["CancelRequested", "Canceled"]
 
@@ -157,7 +160,8 @@ def test_a_cached_value_holds_only_while_what_it_points_to_exists(adapter, fake_
     data = run.job.data
     assert adapter.holds(data) and adapter.holds(result) and adapter.holds(version)
 
-    (fake_azure.root / "runs" / result.run_id / "snapshot" / "outputs" / "sklearn_mnist_model.pkl").unlink()
-    (fake_azure.datastore(data.datastore) / data.path / "manifest.json").write_text(json.dumps({}))
-    write_json(fake_azure.root / "registry.json", [])
+    artifacts = fake_azure.container("workspaceartifactstore")
+    artifacts.delete_blob(f"ExperimentRun/dcid.{result.run_id}/outputs/sklearn_mnist_model.pkl")  # in the studio
+    fake_azure.container(data.datastore).upload_blob(f"{data.path}/manifest.json", json.dumps({}), overwrite=True)
+    fake_azure.models.clear()
     assert not adapter.holds(result) and not adapter.holds(data) and not adapter.holds(version)

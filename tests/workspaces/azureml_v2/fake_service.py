@@ -15,8 +15,9 @@ A job runs for real: its code and data are read back from Azurite into a folder,
 tests/workspaces/azureml_v1/fake_runner.py runs its command there, walking Azure ML's statuses; its log and
 outputs are written to the artifact store as the run goes (ExperimentRun/dcid.<job>/...).
 
-Faults on cue: `fail(method, path_part, status, code, message, times=1, headers=None)` answers that error to the
-next `times` requests whose method and path match, before they reach the fake's state.
+Faults: tests/workspaces/faults.py decides them (targeted, or seeded at random over every request, blobs
+included), this transport does them: an HTTP error, a connection reset before the request arrives, or after the
+fake acted on it (its answer lost), raised as azure-core's RequestsTransport raises it.
 """
 
 import contextlib
@@ -24,13 +25,10 @@ import io
 import json
 import re
 import shlex
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,27 +41,17 @@ from azure.core.pipeline.transport._requests_basic import RequestsTransportRespo
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from azure.storage.blob import AccountSasPermissions, ContainerClient, ResourceTypes, generate_account_sas
 
-from tests.workspaces.azureml_v1.fake_sdk import read_json, write_json
+from tests.workspaces.azureml_v1.fake_runner import read_json, start_runner, write_json
+from tests.workspaces.faults import Fault, Faults
 
 RECORDED = Path(__file__).with_name("recorded")
 VERSIONED = ("data", "codes", "environments", "models")  # assets kept as <name>/versions/<version>
-PROJECT = Path(__file__).resolve().parents[3]
 ACCOUNT = "devstoreaccount1"  # Azurite's own account and its well-known key (its documentation)
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 CONTAINERS = {"workspaceblobstore": "azureml-blobstore-fake", "workspaceartifactstore": "azureml"}
 SCOPE = re.compile(
     r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)"
 )
-
-
-@dataclass
-class Fault:
-    method: str
-    path_part: str
-    status: int
-    body: dict
-    times: int
-    headers: dict = field(default_factory=dict)
 
 
 class FakeAzureML(HttpTransport):
@@ -73,7 +61,11 @@ class FakeAzureML(HttpTransport):
         self.blob_transport = RequestsTransport()
         self.requests: list[tuple[str, str]] = []  # (method, url) of every request, in order
         self.times: list[float] = []  # when each was sent (time.monotonic())
-        self.faults: list[Fault] = []
+        self.faults = Faults()
+        self.repeated_job_put = "refused"  # or "updated": see jobs_put
+        self.interruptions: dict[str, list] = {}  # run name -> [status, seconds] reported while it runs
+        self.sas_seconds = 3600  # how long a SAS of listSecrets lasts (the SDK asks for expireAfterHours: 1)
+        self.long_model_paths = False  # a model's path kept in the long form the service gives data URIs (_as_stored)
         self.state: dict[str, dict] = defaultdict(dict)  # kind -> key -> resource
         self.operations: dict[str, list[dict]] = {}
         self.lock = threading.Lock()
@@ -102,12 +94,26 @@ class FakeAzureML(HttpTransport):
         with self.lock:
             self.requests.append((request.method, request.url))
             self.times.append(time.monotonic())
+        fault = self.faults.decide(request.method, url.hostname or "", url.path)
+        if fault is not None and fault.kind == "reset":
+            raise connection_reset()
+        if fault is not None and fault.kind == "status":
+            return self._answer(request, fault.status, *error_answer(fault, url.hostname or ""))
+        answer = self._act(request, url, **kwargs)
+        if fault is not None and fault.kind == "lost":
+            raise connection_reset()
+        return answer
+
+    def _act(self, request, url, **kwargs):
         if url.hostname and url.hostname.endswith(".blob.core.windows.net"):
-            request.url = f"{self.azurite_url}{url.path}" + (f"?{url.query}" if url.query else "")
-            return self.blob_transport.send(request, **kwargs)
-        fault = self._fault(request.method, url.path)
-        if fault is not None:
-            return self._answer(request, fault.status, fault.body, fault.headers)
+            azure_url, request.url = (
+                request.url,
+                f"{self.azurite_url}{url.path}" + (f"?{url.query}" if url.query else ""),
+            )
+            try:
+                return self.blob_transport.send(request, **kwargs)
+            finally:  # the request as the SDK made it: a retry of it goes to Azure's URL again
+                request.url = azure_url
         body = json.loads(request.body) if request.body else None
         status, answer, headers = self.route(request.method, url, body)
         return self._answer(request, status, answer, headers)
@@ -116,7 +122,7 @@ class FakeAzureML(HttpTransport):
         response = requests.Response()
         response.status_code, response.url = status, request.url
         response.reason = requests.status_codes._codes.get(status, ("",))[0]
-        content = b"" if body is None else json.dumps(body).encode()
+        content = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
         response._content, response.raw = content, io.BytesIO(content)
         response.headers.update({"Content-Type": "application/json; charset=utf-8", **(headers or {})})
         response.request = requests.Request(request.method, request.url).prepare()
@@ -137,16 +143,10 @@ class FakeAzureML(HttpTransport):
         times: int = 1,
         headers: dict | None = None,
     ) -> None:
+        """The next `times` requests of `method` whose path holds `path_part` are answered `status`, with ARM's
+        error body; other kinds of fault through `self.faults.fail` (tests/workspaces/faults.py)."""
         body = {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
-        self.faults.append(Fault(method, path_part, status, body, times, headers or {}))
-
-    def _fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.times and fault.method == method and fault.path_part in path:
-                    fault.times -= 1
-                    return fault
-        return None
+        self.faults.fail(method, path_part, "status", status, times, body, headers)
 
     def count(self, method: str, path_part: str) -> int:
         return sum(m == method and path_part in urlparse(u).path for m, u in self.requests)
@@ -259,7 +259,7 @@ class FakeAzureML(HttpTransport):
             KEY,
             ResourceTypes(container=True, object=True),
             AccountSasPermissions(read=True, write=True, create=True, add=True, list=True),
-            expiry=datetime.now(UTC) + timedelta(hours=1),
+            expiry=datetime.now(UTC) + timedelta(seconds=self.sas_seconds),
         )
         return 200, {"secretsType": "Sas", "sasToken": f"?{sas}"}, {}
 
@@ -286,6 +286,14 @@ class FakeAzureML(HttpTransport):
     def _as_stored(self, kind: str, rest: list[str], body):
         """A model version as the service keeps it: an empty map where it has no flavors, and its stage."""
         if kind == "models" and len(rest) == 3 and body:
+            path = body["properties"].get("modelUri") or ""
+            if self.long_model_paths and (
+                job := re.match(r"azureml://jobs/([^/]+)/outputs/artifacts/paths/(.*)", path)
+            ):
+                workspace = self.scope.replace("/providers/Microsoft.MachineLearningServices", "").lower()
+                body["properties"]["modelUri"] = (
+                    f"azureml:/{workspace}/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.{job[1]}/{job[2]}"
+                )
             body["properties"] = {
                 **body["properties"],
                 "flavors": body["properties"].get("flavors") or {},
@@ -306,6 +314,11 @@ class FakeAzureML(HttpTransport):
     def jobs_put(self, rest, body):
         name = rest[0]
         if name in self.state["jobs"]:
+            # What Azure answers to a PUT of a job that exists is not recorded anywhere public: a changed job is
+            # refused ("already exists", a Microsoft Q&A thread), an identical one may be taken as an update. The
+            # fake gives either, by `repeated_job_put`; the adapter is tested against both.
+            if self.repeated_job_put == "updated":
+                return 200, self.state["jobs"][name], {}
             return 409, {"error": {"code": "UserError", "message": f"Job {name} already exists"}}, {}
         recorded = json.dumps(read_json(RECORDED / "job.json"))
         recorded = (
@@ -376,19 +389,11 @@ class FakeAzureML(HttpTransport):
             "logs": ["user_logs/std_log.txt"],
             "queue_seconds": 0.0,
             "preempt": False,
+            "interruptions": self.interruptions.get(properties.get("tags", {}).get("run_name"), []),
             "created": time.time(),
         }
         write_json(folder / "run.json", record)
-        with open(folder / "runner.log", "wb") as log:
-            runner = subprocess.Popen(
-                [sys.executable, "-m", "tests.workspaces.azureml_v1.fake_runner", str(folder)],
-                cwd=PROJECT,
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        write_json(folder / "run.json", {**read_json(folder / "run.json"), "pid": runner.pid})
+        write_json(folder / "run.json", {**read_json(folder / "run.json"), "pid": start_runner(folder)})
 
     def _sync(self, name: str) -> dict:
         """The run's status into the job; its log, and at its end its outputs, into the artifact store."""
@@ -453,6 +458,28 @@ class FakeAzureML(HttpTransport):
             if record and record.get("pid"):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
+
+
+def connection_reset() -> Exception:
+    """What azure-core's RequestsTransport raises when the connection is reset (requests' ConnectionError
+    around urllib3's ProtocolError: azure/core/pipeline/transport/_requests_basic.py, `send`)."""
+    from azure.core.exceptions import ServiceResponseError
+    from urllib3.exceptions import ProtocolError
+
+    error = requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset by peer")))
+    return ServiceResponseError(error, error=error)
+
+
+def error_answer(fault: Fault, host: str) -> tuple[Any, dict]:
+    """A status fault's body and headers: the one given, else what the service on `host` answers with it."""
+    if fault.body is not None:
+        return fault.body, fault.headers
+    if host.endswith(".blob.core.windows.net"):  # Azure Storage's error: XML, its code also in a header
+        code = {429: "ServerBusy", 503: "ServerBusy"}.get(fault.status, "InternalError")
+        xml = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>fault</Message></Error>'
+        return xml.encode(), {"Content-Type": "application/xml", "x-ms-error-code": code, **fault.headers}
+    code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+    return {"error": {"code": code, "message": "a fault of the test", "details": []}}, fault.headers
 
 
 class FakeCredential:

@@ -10,7 +10,7 @@ import pytest
 from tests.flows.flow_runs import edit_train_script, flow_run_id
 from tests.prefect_api import artifacts, log_lines, task_states
 from tests.waiting import wait_until
-from tests.workspaces.azureml_v1.fake_sdk import read_json
+from tests.workspaces.azureml_v1.fake_runner import read_json
 
 pytestmark = pytest.mark.azure_http
 CACHED_STEPS = ("download_mnist", "upload_data", "train_baseline", "submit_training", "register_best")
@@ -33,7 +33,7 @@ def test_the_tutorial_on_azure_ml_v2_then_an_all_cached_rerun(azure_v2_flow, fak
     assert {j["properties"]["tags"]["run_name"] for j in jobs} == {"reg-0.8", "reg-0.4"}
     assert all(j["name"] == f"mnist-flow-{j['properties']['tags']['mnist_flow.job_key'][:24]}-1" for j in jobs)
     history = read_json(next((fake_azure_v2.root / "runs").glob("*/run.json")))["history"]
-    assert history == ["NotStarted", "Queued", "Preparing", "Running", "Finalizing", "Completed"]
+    assert history == ["NotStarted", "Starting", "Preparing", "Queued", "Running", "Finalizing", "Completed"]
 
     second = azure_v2_flow(regularization=[0.8, 0.4])
     assert second.is_completed(), second.message
@@ -53,6 +53,82 @@ def test_throttling_is_waited_out_as_retry_after_says(azure_v2_flow, fake_azure_
     ]
     assert len(puts) == 2 and puts[1] - puts[0] >= 2  # asked again, after the wait the service asked for
     assert len(fake_azure_v2.state["jobs"]) == 1
+
+
+@pytest.mark.parametrize("repeated_put", ["refused", "updated"])
+def test_a_job_put_whose_answer_was_lost_is_followed_not_failed(azure_v2_flow, fake_azure_v2, repeated_put):
+    """The service creates the job, the answer is lost; azure-core sends the PUT again, and the service refuses it
+    as existing or takes it as an update (both answers are possible: fake_service.py, jobs_put): either way the
+    one job is followed to its end, and nothing is cancelled."""
+    fake_azure_v2.repeated_job_put = repeated_put
+    fake_azure_v2.faults.fail("PUT", "/jobs/", "lost")
+    state = azure_v2_flow()
+    assert state.is_completed(), state.message
+    assert fake_azure_v2.count("PUT", "/jobs/") == 2 and fake_azure_v2.count("POST", "/cancel") == 0
+    (job,) = fake_azure_v2.state["jobs"].values()
+    assert read_json(fake_azure_v2.root / "runs" / job["name"] / "run.json")["status"] == "Completed"
+
+
+def test_a_model_path_the_service_rewrites_still_names_its_job(azure_v2_flow, fake_azure_v2, request, tmp_path):
+    """The service may keep a path in its long form (it does for data URIs in Azure's recordings): the version's
+    job is its tag, so the version names its run, and the never-twice lookup (a run's version, not registered
+    again) finds it."""
+    from tests.workspaces.azureml_v2.contract import opened
+
+    fake_azure_v2.long_model_paths = True
+    version = azure_v2_flow().result()
+    assert "/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.mnist-flow-" in version.source
+    (job,) = fake_azure_v2.state["jobs"]
+    assert version.run_id == job
+    found = opened(request, tmp_path).find_model_version(version.name, job)
+    assert found is not None and (found.version, found.run_id, found.sha256) == ("1", job, version.sha256)
+
+
+@pytest.mark.parametrize("renewed", ["before it expires", "when refused"])
+def test_the_datastores_sas_is_renewed(azure_v2_flow, fake_azure_v2, monkeypatch, renewed):
+    """A SAS lasts an hour and a flow follows its jobs for longer: here it lasts two seconds and the job ten
+    (Azurite refuses an expired SAS, as Azure does). Renewed ahead of its expiry, or, with no margin, once the
+    storage refuses it: either way the model is read with a new SAS, and registered."""
+    from workspaces.azureml_v2 import storage
+
+    fake_azure_v2.sas_seconds = 2
+    if renewed == "when refused":  # the adapter trusts a SAS an hour past its expiry: the storage must say no
+        monkeypatch.setattr(storage, "SAS_MARGIN", storage.timedelta(hours=-1))
+    state = azure_v2_flow()
+    assert state.is_completed(), state.message
+    assert fake_azure_v2.count("PUT", "/models/sklearn_mnist/versions/") >= 1
+    said = "refused the SAS" if renewed == "when refused" else "expires at"
+    assert any(said in line for line in log_lines(flow_run_id(state), said))
+
+
+def test_a_sas_the_storage_refuses_is_asked_for_again_once(azure_v2_flow, fake_azure_v2):
+    refused = (
+        b'<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Signature not '
+        b"valid in the specified time frame</Message></Error>"
+    )
+    headers = {"Content-Type": "application/xml", "x-ms-error-code": "AuthenticationFailed"}
+    fake_azure_v2.faults.fail("GET", "/outputs/sklearn_mnist_model.pkl", "status", 403, body=refused, headers=headers)
+    state = azure_v2_flow()
+    assert state.is_completed(), state.message
+    assert fake_azure_v2.faults.count("status") == 1
+    assert any("refused the SAS" in line for line in log_lines(flow_run_id(state), "refused the SAS"))
+
+
+def test_a_job_that_stops_responding_or_pauses_is_warned_of_followed_and_never_cancelled(
+    azure_v2_flow, fake_azure_v2, training_copy
+):
+    """NotResponding and Paused are live statuses: the flow says so (a WARNING naming the run), follows the job
+    through them to its end, and neither cancels it nor submits a second one."""
+    edit_train_script(training_copy, "    print('fitting', flush=True)\n    import time; time.sleep(6)\n")
+    fake_azure_v2.interruptions["reg-0.8"] = [["NotResponding", 2], ["Paused", 2]]
+    state = azure_v2_flow(training_dir=str(training_copy))
+    assert state.is_completed(), state.message
+    (job,) = fake_azure_v2.state["jobs"]
+    history = read_json(fake_azure_v2.root / "runs" / job / "run.json")["history"]
+    assert "NotResponding" in history and "Paused" in history
+    warned = log_lines(flow_run_id(state), "is not responding")
+    assert any("run reg-0.8 is not responding" in line for line in warned), warned
+    assert fake_azure_v2.count("POST", "/cancel") == 0 and fake_azure_v2.count("PUT", "/jobs/") == 1
 
 
 def test_a_server_error_that_outlasts_the_pipelines_retries_is_retried_by_the_flow(azure_v2_flow, fake_azure_v2):

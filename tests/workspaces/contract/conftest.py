@@ -13,7 +13,7 @@ from workspaces.files import sha256_tree
 # backend -> how its test folder opens it: "module:function(request, tmp_path) -> Workspace"
 OPENED_BY = {
     "local": "tests.workspaces.local.contract:opened",
-    "azureml": "tests.workspaces.azureml_v1.contract:opened",
+    "azureml": pytest.param("tests.workspaces.azureml_v1.contract:opened", marks=pytest.mark.azure_http),
     "azureml-v2": pytest.param("tests.workspaces.azureml_v2.contract:opened", marks=pytest.mark.azure_http),
 }
 

@@ -29,7 +29,7 @@ sys.exit(int(os.environ.get("EXIT_WITH", "0")))
 
 
 @pytest.fixture
-def server():
+def server(processes):
     started = forked.ForkServer()
     assert not started.refused, started.refused
     yield started
@@ -123,7 +123,7 @@ def test_a_run_that_does_not_end_in_time_times_out_like_popen(server, tmp_path):
     assert run.wait(timeout=30) == -signal.SIGKILL
 
 
-def test_runs_end_with_the_flow_that_closed_the_server(tmp_path):
+def test_runs_end_with_the_flow_that_closed_the_server(processes, tmp_path):
     server = forked.ForkServer()
     node = tmp_path / "node.lock"
     run = fork(server, run_folder(tmp_path, "slow", SLEEPER), node)
@@ -138,7 +138,7 @@ def start_from_the_process_server(folder):
         return forked.start(["train.py"], folder, dict(os.environ), log.fileno(), node.fileno())
 
 
-def test_runs_die_with_a_killed_server_and_the_next_run_gets_a_new_one(tmp_path, monkeypatch):
+def test_runs_die_with_a_killed_server_and_the_next_run_gets_a_new_one(processes, tmp_path, monkeypatch):
     monkeypatch.setattr(forked, "_server", None)
     first = start_from_the_process_server(run_folder(tmp_path, "slow", SLEEPER))
     server = forked._server
