@@ -1,11 +1,15 @@
 # make run    set up .venv and run the flow on the local workspace (flags: make run ARGS="--regularization 0.4")
 # make test   set up .venv with the test and Azure extras and run the tests (PYTEST_ARGS="..." to choose,
 #             JOBS=1 for one process)
+# make test-fast  the tests of plain functions only (no flow, server or process: tests/conftest.py marks the rest slow)
 # make lint   ruff (check and format check) and mypy, as CI runs them before the tests
+# make docs   serve docs/ on 127.0.0.1:8000 (make docs-check: mkdocs build --strict, as CI runs it)
 # make install-<extra>  add a backend's SDK, its extra (workspaces/backends.py): install-azure for --backend azureml
 #                       (SDK v1), install-azure-v2 for --backend azureml-v2 (SDK v2: azure-ai-ml)
 # make serve  serve the champion with `mlflow models serve` on 127.0.0.1:5001 (MODEL=models:/sklearn_mnist/3, PORT=)
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
+# make deploy the work pool, the deployments of prefect.yaml, and the automations (against PREFECT_API_URL)
+# make automations  apply automations/*.yaml, notifying through the block MNIST_FLOW_NOTIFY_BLOCK names
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # pytest workers: the flow tests mostly wait (on processes, servers, back-off), so three overlap well on 2 cores
 # (measured: 7 min with two, 6 with three)
@@ -16,7 +20,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install azurite run serve test lint bench clean
+.PHONY: install azurite run serve test test-fast lint docs docs-check deploy automations bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -64,10 +68,29 @@ serve: $(VENV)/.base-$(PINS)
 test: $(VENV)/.test-$(PINS) azurite
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
+test-fast: $(VENV)/.test-$(PINS)
+	$(BIN)/python -m pytest -n 2 -m "not slow and not mnist and not e2e and not browser" $(PYTEST_ARGS)
+
+docs: $(VENV)/.extra-docs-$(PINS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+docs-check: $(VENV)/.extra-docs-$(PINS)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 lint: $(VENV)/.test-$(PINS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# the deploy path, against the server PREFECT_API_URL names: the pool (kept if it exists), the deployments
+# (their daily schedules off until someone turns them on), then the automations
+deploy: $(VENV)/.base-$(PINS)
+	$(BIN)/prefect work-pool inspect mnist-local >/dev/null 2>&1 || $(BIN)/prefect work-pool create mnist-local --type process
+	$(BIN)/prefect --no-prompt deploy --all
+	$(BIN)/python -m plumbing.automations
+
+automations: $(VENV)/.base-$(PINS)
+	$(BIN)/python -m plumbing.automations
 
 # benchmarks/: the flow against the bare tutorial script on the full MNIST at 1, 4 and 16 rates, about 30 minutes on 2 cores (BENCH_ARGS="--repeat 1" about 10)
 bench: $(VENV)/.base-$(PINS)

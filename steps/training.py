@@ -42,18 +42,26 @@ def training_jobs(
 
 
 def start_or_reuse(
-    workspace: Workspace, job: TrainingJob, compute: ComputeTarget, say: Callable[[str], None], retrain: bool = False
+    workspace: Workspace,
+    job: TrainingJob,
+    compute: ComputeTarget,
+    say: Callable[[str], None],
+    retrain: bool = False,
+    reused: Callable[[KnownRun, str], None] = lambda known, how: None,
 ) -> RunHandle | RunResult:
     """A finished run's result, or the handle of a run to follow: one under way, else a new one. `retrain`
-    (the flow's --refresh-cache) trains anew even where a finished run exists."""
+    (the flow's --refresh-cache) trains anew even where a finished run exists. `reused` hears of a run found
+    instead of trained: "adopted" (finished) or "re-attached" (under way)."""
     known = reusable(workspace.find_runs(job), retrain)
     if known is None:
         return workspace.submit(job, compute)
     if known.state == "finished":
         say(f"run {known.run_id} already trained {job.run_name} (key {job.key[:12]}...): reused, nothing submitted")
+        reused(known, "adopted")
         return workspace.adopt(job, known)
     owner = {True: "its flow still runs", False: "its flow is gone", None: "its flow is elsewhere"}
     say(f"run {known.run_id} of {job.run_name} is {known.status} ({owner[known.owner_alive]}): re-attached")
+    reused(known, "re-attached")
     return workspace.attach(job, known)
 
 

@@ -18,10 +18,13 @@ import workspaces
 from plumbing.caching import still_held, workspace_task
 from plumbing.pipeline import CACHED, RUNS, UNKNOWN, Planned, Row, Step, Values
 from plumbing.retries import retrying
+from steps import events
 from steps.code import TrainingCode
 from steps.plan import TRAINS, never_twice, node_time, what_changed
 from steps.training import run_name, start_or_reuse
+from tasks.notify import emit
 from workspaces.base import ComputeTarget, RunResult, TrainingJob, WorkspaceRef
+from workspaces.errors import RunCancelled, RunFailed
 
 
 def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
@@ -49,11 +52,17 @@ def submit_training(
 ) -> RunResult:
     logger = get_run_logger()
     workspace = workspaces.open_workspace(ws)
-    run = start_or_reuse(workspace, job, compute, logger.info, retrain)  # a job is trained once: steps/training.py
+    reused = lambda known, how: emit(events.run_reused(job, known, how))  # noqa: E731
+    run = start_or_reuse(workspace, job, compute, logger.info, retrain, reused)  # a job is trained once
     if isinstance(run, RunResult):
         return run
     logger.info("run %s (regularization %g) on %r: %s", run.name, job.regularization, compute.name, run.url)
-    result = workspace.stream_logs(run, lambda line: logger.info("[%s] %s", run.name, line))
+    try:
+        result = workspace.stream_logs(run, lambda line: logger.info("[%s] %s", run.name, line))
+    except RunFailed as error:  # of its own: not retried (a cancelled flow's runs are told by the flow's state)
+        if not isinstance(error, RunCancelled):
+            emit(events.training_failed(job, str(error)))
+        raise
     logger.info("run %s finished: accuracy %.4f", run.name, result.accuracy)
     return result
 
