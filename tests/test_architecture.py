@@ -1,4 +1,4 @@
-"""The import rules of the README's "Layout and design", checked on every module's source (lazy imports inside
+"""The import rules of docs/architecture.md's "Layout and design", checked on every module's source (lazy imports inside
 functions included), so the architecture is kept by CI rather than by review."""
 
 import ast

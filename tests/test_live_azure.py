@@ -1,7 +1,7 @@
 """Live tests against a real Azure ML workspace: `AZUREML_CONFIG=path/to/config.json pytest -m azure`.
 
 Skipped, with the reason printed, when AZUREML_CONFIG is not set (as on every machine of this project so far:
-none of these has run against a live workspace; see the README). They use the compute named by
+none of these has run against a live workspace; see docs/azureml-v1.md). They use the compute named by
 AML_COMPUTE_CLUSTER_NAME (default cpu-cluster), create it if needed, and leave it (min_nodes 0 costs nothing idle).
 """
 

@@ -1,4 +1,5 @@
-"""The `local` and `score` deployments, run by a real worker against a real server, as the README's path does."""
+"""The `local` and `score` deployments, run by a real worker against a real server, as the path of
+docs/deployments-and-teams.md does."""
 
 import json
 import shutil

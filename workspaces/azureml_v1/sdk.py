@@ -44,7 +44,8 @@ def connect_sdk(ref: WorkspaceRef) -> "AzureSdk":
             block = AzureMlCredentials.load(ref.credentials_block)
         except ValueError as exc:
             raise WorkspaceError(
-                f"no AzureML Credentials block named {ref.credentials_block!r} ({exc}); create it as the README shows"
+                f"no AzureML Credentials block named {ref.credentials_block!r} ({exc}); "
+                "create it as docs/azureml-v1.md shows"
             ) from None
         workspace = block.get_workspace()  # type: ignore[union-attr]  # (sync_compatible: a Workspace here)
         return AzureSdk(workspace, f"the service principal of Prefect block {ref.credentials_block!r}")

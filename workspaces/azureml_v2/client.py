@@ -46,7 +46,8 @@ def connect_client(ref: WorkspaceRef, transport: Any = None) -> Connection:
             block: Any = AzureMlCredentials.load(ref.credentials_block)  # (sync_compatible: the block here)
         except ValueError as exc:
             raise WorkspaceError(
-                f"no AzureML Credentials block named {ref.credentials_block!r} ({exc}); create it as the README shows"
+                f"no AzureML Credentials block named {ref.credentials_block!r} ({exc}); "
+                "create it as docs/azureml-v1.md shows (the same block serves SDK v2)"
             ) from None
         secret = block.service_principal_password.get_secret_value()
         credential = ClientSecretCredential(block.tenant_id, block.service_principal_id, secret, **options)
