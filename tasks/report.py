@@ -2,7 +2,8 @@
 
 Cached steps do not run, so they cannot publish anything; this last, uncached step renders their values
 into artifacts with stable keys: sample-digits, training-metrics, accuracy-vs-regularization,
-confusion-matrix, model-card, model-link and run-summary (what ran, what was cached, where the model is).
+confusion-matrix, model-card, model-link, champion-history (a table and a chart of every version) and
+run-summary (what ran, what was cached, where the model is).
 """
 
 import time
@@ -19,8 +20,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.context import TaskRunContext
 
+import workspaces
 from steps.baseline import BaselineResult
 from steps.charts import accuracy_chart_png, data_uri, png_file_uri
+from steps.history import history_chart_png, history_rows
 from steps.registry import RegisteredModel
 from steps.report import confusion_markdown, metrics_rows, model_card, summary_markdown
 from workspaces.base import ComputeTarget, RunResult, WorkspaceRef
@@ -46,6 +49,22 @@ def step_states(settle_seconds: float = 10.0) -> dict[str, Counter]:
     for run in sorted(runs, key=lambda r: str(r.expected_start_time or r.created)):  # ISO times sort as strings
         states.setdefault(run.task_key.rsplit("-", 1)[0], Counter())[run.state_name] += 1  # the function's name
     return states
+
+
+def publish_champion_history(ws: WorkspaceRef, name: str) -> None:
+    """Every registered version of `name` and when each was champion: the trend, without MLflow or the studio."""
+    workspace = workspaces.open_workspace(ws)
+    versions = workspace.model_versions(name)
+    create_table_artifact(
+        history_rows(versions, workspace.champion(name)),
+        key="champion-history",
+        description=f"Every version of {name}: its date, accuracy, regularization, data, and when it was champion",
+    )
+    create_image_artifact(
+        data_uri(history_chart_png(versions)),
+        key="champion-history-chart",
+        description=f"Test accuracy of every version of {name}; the stars were champion",
+    )
 
 
 @task(task_run_name="publish the report")
@@ -79,6 +98,7 @@ def publish_report(
             key="model-link",
             description="The registered model's run (MLflow UI or Azure ML studio)",
         )
+    publish_champion_history(ws, model.version.name)
     summary = summary_markdown(step_states(), steps, ws, compute, model)
     create_markdown_artifact(summary, key="run-summary")
     get_run_logger().info("\n%s", summary)

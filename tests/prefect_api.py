@@ -24,6 +24,8 @@ ARTIFACT_KEYS = {
     "model-card",
     "model-link",
     "run-summary",
+    "champion-history",
+    "champion-history-chart",
     "download-progress",
     "training-progress",
 }

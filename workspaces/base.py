@@ -225,10 +225,18 @@ class ModelVersion(Value):
     created: bool = False  # False: this run was registered before and its version is reused
     champion: bool = False  # the alias "champion" points at this version after registration
     url: str | None = None
+    registered_at: str = ""  # when the registry created it (ISO 8601, UTC); "" where the answer did not say
 
     @classmethod
     def from_registry(
-        cls, name: str, version: str, run_id: str, source: str, tags: Mapping[str, str], url: str | None = None
+        cls,
+        name: str,
+        version: str,
+        run_id: str,
+        source: str,
+        tags: Mapping[str, str],
+        url: str | None = None,
+        registered_at: str = "",
     ) -> "ModelVersion":
         """A version as a registry holds it; its figures come from the lineage tags registration gave it (a
         version registered by hand, without them, has accuracy -1: any version beats it)."""
@@ -242,6 +250,7 @@ class ModelVersion(Value):
             accuracy=float(tags.get("accuracy", -1)),
             regularization=float(tags.get("regularization_rate", "nan")),
             sha256=tags.get("model_sha256", ""),
+            registered_at=registered_at,
         )
 
 
@@ -288,6 +297,7 @@ class Workspace(Protocol):
     def find_model_version(self, name: str, run_id: str) -> ModelVersion | None: ...
     def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion: ...
     def champion(self, name: str) -> ModelVersion | None: ...
+    def model_versions(self, name: str) -> list[ModelVersion]: ...  # every version, oldest first (its history)
     def set_champion(self, version: ModelVersion, previous: ModelVersion | None) -> None: ...
     def fetch_model(self, version: ModelVersion, dest: Path) -> Path: ...  # verifies the sha256
     def load_model(self, version: ModelVersion, folder: Path) -> Any: ...  # fetched, checked, ready to predict

@@ -1,5 +1,7 @@
 """The whole flow on the local workspace, on tiny data served over HTTP: caching, retries, failures."""
 
+import json
+
 import pytest
 
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs, model_versions, run_flow
@@ -27,6 +29,8 @@ def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
     # the run's own process, with scikit-learn and MLflow loaded, measured when it ended (wait4)
     assert mlflow_runs(tmp_path / "ws")[0].data.metrics["peak_memory_mb"] > 50
     assert "peak memory (MB)" in artifacts(flow_run_id(first))["training-metrics"].data
+    history = json.loads(artifacts(flow_run_id(first))["champion-history"].data)
+    assert [(row["version"], row["champion"].startswith("since ")) for row in history] == [("1", True)]
     fetched = len(mirror.requests)
 
     second = flow()

@@ -96,6 +96,10 @@ def translate(exc: BaseException, doing: str) -> FlowError:
         return TransientError(f"Azure ML answered HTTP {code} while {doing}; retrying with back-off ({text})")
     if _is_network_error(exc):
         return TransientError(f"network error while {doing}: {text}; retrying with back-off")
+    if "blobalreadyexists" in lowered.replace(" ", ""):
+        # a blob write whose answer was lost, sent again by the storage client with If-None-Match: * (SDK v1's
+        # snapshot upload does so), meets the blob it wrote itself: the write took; the step's retry writes anew
+        return TransientError(f"a write was answered 'already exists' while {doing}, its first answer lost: retrying")
     if code == 401 and "expired" in lowered:  # a stale token: the next try asks the credential for a fresh one
         return TransientError(f"Azure ML found the access token expired while {doing}; retrying with a new one")
     refused = "unauthorized" in lowered or "'forbidden'" in lowered  # a 403 after the SDK's retries says so

@@ -1,6 +1,7 @@
 """The Azure ML workspace's model registry (SDK v1): plain operations (which version is champion is decided in
 steps/registry.py). SDK v1 has no aliases: the champion is a tag, `champion=true`, that one version carries."""
 
+import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,6 +12,8 @@ from workspaces.errors import DataError
 from workspaces.files import sha256_file
 from workspaces.paths import inside
 
+log = logging.getLogger(__name__)
+
 CHAMPION_TAG = "champion"
 
 
@@ -19,7 +22,12 @@ class AzureRegistry:
     _call: Callable[..., Any]
 
     def _version(self, model: dict) -> ModelVersion:
-        return ModelVersion.from_registry(model["name"], model["version"], model["run_id"], model["url"], model["tags"])
+        name, version, run_id, url, tags = (model[k] for k in ("name", "version", "run_id", "url", "tags"))
+        return ModelVersion.from_registry(name, version, run_id, url, tags, registered_at=model["created"])
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        found = self._call(f"listing the versions of {name!r}", self.sdk.models, name)
+        return sorted((self._version(model) for model in found), key=lambda v: int(v.version))
 
     def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
         found = self._call("looking up registered models", self.sdk.models, name, run_id)
@@ -36,7 +44,18 @@ class AzureRegistry:
         model = self._call(
             f"registering model {name!r}", self.sdk.register_model, run.run_id, name, MODEL_FILE, all_tags, properties
         )
-        return self._version(model)
+        return self._once(self._version(model), run)
+
+    def _once(self, version: ModelVersion, run: RunResult) -> ModelVersion:
+        """The run's one version: the SDK sends a registration again when its answer is lost (its ClientBase
+        retries a POST on a connection error), and the service then registers the run twice. The oldest version
+        is kept, the others deleted."""
+        found = self._call("looking up registered models", self.sdk.models, version.name, run.run_id)
+        versions = sorted((self._version(model) for model in found), key=lambda v: int(v.version))
+        for extra in versions[1:]:
+            log.warning("run %s was registered twice (an answer lost): deleting version %s", run.run_id, extra.version)
+            self._call("deleting a duplicate version", self.sdk.delete_model, extra.name, extra.version)
+        return versions[0] if versions else version
 
     def _champions(self, name: str) -> list[ModelVersion]:
         found = self._call("finding the champion", self.sdk.models, name, None, [[CHAMPION_TAG, "true"]])

@@ -20,6 +20,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 import requests
@@ -222,6 +223,9 @@ class AzureSdk:
             self._run(run_id).register_model(model_name=name, model_path=path, tags=tags, properties=properties)
         )
 
+    def delete_model(self, name: str, version: str) -> None:
+        Model(self.workspace, name=name, version=int(version)).delete()
+
     def set_model_tags(self, name: str, version: str, add: dict, remove: list) -> None:
         model = Model(self.workspace, name=name, version=int(version))
         if remove:
@@ -257,4 +261,5 @@ def _model_dict(model) -> dict:
         "run_id": model.run_id,
         "tags": dict(model.tags or {}),
         "url": model.url,
+        "created": model.created_time.astimezone(UTC).isoformat(timespec="seconds") if model.created_time else "",
     }

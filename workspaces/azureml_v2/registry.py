@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable, Mapping
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,18 @@ class V2Registry:
 
     def _version(self, model) -> ModelVersion:
         job = (model.tags or {}).get(RUN_ID_TAG) or job_of_path(str(model.path))
-        return ModelVersion.from_registry(model.name, model.version, job, str(model.path), dict(model.tags or {}))
+        created = getattr(model.creation_context, "created_at", None)
+        return ModelVersion.from_registry(
+            model.name,
+            model.version,
+            job,
+            str(model.path),
+            dict(model.tags or {}),
+            registered_at=created.astimezone(UTC).isoformat(timespec="seconds") if created else "",
+        )
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        return sorted(self._versions(name), key=lambda v: int(v.version))
 
     def _versions(self, name: str) -> list[ModelVersion]:
         listed = self._call(f"listing the versions of {name!r}", lambda: list(self.ml.models.list(name=name)))

@@ -8,6 +8,7 @@ fetched as such."""
 import shutil
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,11 @@ class LocalRegistry:
     CHAMPION = "champion"  # MLflow's alias
 
     def _version(self, version) -> ModelVersion:
-        return ModelVersion.from_registry(version.name, version.version, version.run_id, version.source, version.tags)
+        created = version.creation_timestamp  # milliseconds since the epoch
+        registered = datetime.fromtimestamp(created / 1000, UTC).isoformat(timespec="seconds") if created else ""
+        return ModelVersion.from_registry(
+            version.name, version.version, version.run_id, version.source, version.tags, registered_at=registered
+        )
 
     @explained
     def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
@@ -44,6 +49,10 @@ class LocalRegistry:
     def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion:
         test_images = inside(self.root, "datastore", "mnist", "test-images.gz")  # the model's input example
         return self._version(self.tracking.create_version(name, run.run_id, dict(tags), model_digest, test_images))
+
+    @explained
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        return [self._version(found) for found in self.tracking.versions(name)]
 
     @explained
     def champion(self, name: str) -> ModelVersion | None:

@@ -177,6 +177,10 @@ class LocalTracking:
         """The files a registered version's source holds, downloaded into `dest`."""
         return Path(download_artifacts(artifact_uri=source, dst_path=str(dest), tracking_uri=self.uri))
 
+    def versions(self, name: str) -> list:
+        """Every version of model `name`, oldest first."""
+        return sorted(self.client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+
     def version_by_alias(self, name: str, alias: str):
         try:
             return self.client.get_model_version_by_alias(name, alias)

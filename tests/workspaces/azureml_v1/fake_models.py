@@ -24,6 +24,7 @@ class Models:
         self.route("POST", "service", models, self.model_register, "Model")
         self.route("GET", "service", rf"{models}/([^/]+)", self.model_get, "Model")
         self.route("PATCH", "service", rf"{models}/([^/]+)", self.model_patch, "Model")
+        self.route("DELETE", "service", rf"{models}/([^/]+)", self.model_delete)
 
     def model_missing(self, model_id: str):
         message = f"Model with id {model_id} not found"
@@ -61,6 +62,9 @@ class Models:
     def model_get(self, request, *ids):
         model = self.models.get(ids[-1])
         return (200, model, {}) if model else self.model_missing(ids[-1])
+
+    def model_delete(self, request, *ids):
+        return (200, None, {}) if self.models.pop(ids[-1], None) else self.model_missing(ids[-1])
 
     def model_patch(self, request, *ids):
         model = self.models.get(ids[-1])

@@ -206,3 +206,25 @@ def test_metrics_that_could_not_be_listed_are_read_again_not_taken_for_none(adap
     assert adapter.stream_logs(run, lambda line: None).accuracy > 0.9
     fake_azure.fail("POST", "/list", 500, "InternalServerError", "busy", times=4)
     assert [known.state for known in adapter.find_runs(made)] == ["finished"]  # adopted, not trained again
+
+
+def test_a_registration_whose_answer_was_lost_leaves_one_version(adapter, fake_azure, job):
+    """The SDK sends the registration again (its ClientBase retries a POST on a connection error) and the service
+    registers the run twice: the duplicate is deleted, the run has one version."""
+    made, compute = job()
+    result = adapter.stream_logs(adapter.submit(made, compute), lambda line: None)
+    fake_azure.faults.fail("POST", "/models", "lost")
+    version = register(adapter, result, "sklearn_mnist", {})
+    assert fake_azure.faults.count("lost") == 1 and fake_azure.count("POST", "/models") == 2
+    assert [(m["version"], m["run_id"]) for m in fake_azure.registry()] == [(version.version, result.run_id)]
+
+
+def test_a_snapshot_blob_whose_answer_was_lost_is_retried_not_refused(adapter, fake_azure, job):
+    """The storage client sends a lost blob write again with If-None-Match: *, and meets the blob it wrote:
+    "BlobAlreadyExists". The write took: the submit is retried (TransientError), not refused as final."""
+    made, compute = job()
+    fake_azure.faults.fail("PUT", "/train.py", "lost")
+    with pytest.raises(TransientError, match="already exists"):
+        adapter.submit(made, compute)
+    assert fake_azure.created_runs() == []  # nothing started: the retry submits it
+    assert adapter.stream_logs(adapter.submit(made, compute), lambda line: None).accuracy > 0.9

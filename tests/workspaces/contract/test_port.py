@@ -49,6 +49,13 @@ def test_the_registry_creates_a_version_once_and_moves_the_champion(workspace, j
     workspace.set_champion(second, first)
     assert workspace.champion("sklearn_mnist").version == second.version
     assert workspace.find_model_version("sklearn_mnist", runs[0].run_id).version == first.version
+    history = workspace.model_versions("sklearn_mnist")  # every version, oldest first, dated by the registry
+    assert [(v.version, v.run_id) for v in history] == [
+        (first.version, runs[0].run_id),
+        (second.version, runs[1].run_id),
+    ]
+    assert all(v.registered_at[:4].isdigit() and v.registered_at <= history[-1].registered_at for v in history)
+    assert workspace.model_versions("no-such-model") == []
     assert workspace.holds(first) and workspace.holds(second)
     assert workspace.fetch_model(first, tmp_path / "fetched").exists()
     with pytest.raises(DataError, match="refusing to load it"):
