@@ -4,15 +4,17 @@ lost after the service acted (tests/workspaces/faults.py, seeded: a failing seed
 flow: it completes with its model registered, one job per rate, nothing cancelled, nothing submitted twice; or
 it fails with one line that names the fault, and no model version is half-registered.
 
-One seed per rate and backend runs in the suite; MNIST_FLOW_SEEDS="1 2 3 ..." runs more."""
+The suite runs one seed of one rate per backend (SDK v1 at 10%, SDK v2 at 20%: each flow costs a minute);
+MNIST_FLOW_SEEDS="1 2 3 ..." runs those seeds at both rates on both backends."""
 
 import os
 
 import pytest
 
 RATES = [0.8, 0.4]
-SEEDS = [int(s) for s in os.environ.get("MNIST_FLOW_SEEDS", "1").split()]
-CASES = [(rate, seed) for rate in (0.1, 0.2) for seed in SEEDS]
+SEEDS = [int(s) for s in os.environ.get("MNIST_FLOW_SEEDS", "").split()]
+V1_CASES = [(rate, seed) for rate in (0.1, 0.2) for seed in SEEDS] or [(0.1, 1)]
+V2_CASES = [(rate, seed) for rate in (0.1, 0.2) for seed in SEEDS] or [(0.2, 1)]
 
 
 def outcome(state, jobs: list[dict], cancels: int, models: int) -> str:
@@ -34,7 +36,7 @@ def outcome(state, jobs: list[dict], cancels: int, models: int) -> str:
     return ""
 
 
-@pytest.mark.parametrize(("rate", "seed"), CASES)
+@pytest.mark.parametrize(("rate", "seed"), V2_CASES)
 def test_a_flow_on_a_flaky_sdk_v2_service(azure_v2_flow, fake_azure_v2, rate, seed):
     fake_azure_v2.faults.at_random(rate, seed)
     state = azure_v2_flow(regularization=RATES)
@@ -47,7 +49,7 @@ def test_a_flow_on_a_flaky_sdk_v2_service(azure_v2_flow, fake_azure_v2, rate, se
     assert state.is_completed(), f"seed {seed} at p={rate}: {state.message}"
 
 
-@pytest.mark.parametrize(("rate", "seed"), CASES)
+@pytest.mark.parametrize(("rate", "seed"), V1_CASES)
 def test_a_flow_on_a_flaky_sdk_v1_service(azure_flow, fake_azure, rate, seed):
     fake_azure.faults.at_random(rate, seed)
     state = azure_flow(regularization=RATES)

@@ -48,10 +48,12 @@ class AzureRegistry:
 
     def _once(self, version: ModelVersion, run: RunResult) -> ModelVersion:
         """The run's one version: the SDK sends a registration again when its answer is lost (its ClientBase
-        retries a POST on a connection error), and the service then registers the run twice. The oldest version
-        is kept, the others deleted."""
+        retries a POST on a connection error), and the service then registers the run twice, with the same tags.
+        Of the versions this registration made (its model's sha256), the oldest is kept, the others deleted; a
+        version of the run registered by hand, without that tag, is left alone."""
         found = self._call("looking up registered models", self.sdk.models, version.name, run.run_id)
-        versions = sorted((self._version(model) for model in found), key=lambda v: int(v.version))
+        made = (self._version(model) for model in found)
+        versions = sorted((v for v in made if v.sha256 == version.sha256), key=lambda v: int(v.version))
         for extra in versions[1:]:
             log.warning("run %s was registered twice (an answer lost): deleting version %s", run.run_id, extra.version)
             self._call("deleting a duplicate version", self.sdk.delete_model, extra.name, extra.version)
