@@ -31,6 +31,11 @@ def accuracy_chart_png(results: Sequence[RunResult], baseline_accuracy: float | 
     axis.set_ylabel("test accuracy")
     axis.legend(loc="lower left")
     axis.grid(True, alpha=0.3)
+    return png_of(figure)
+
+
+def png_of(figure: Figure) -> bytes:
+    """A chart as the artifacts embed it: laid out, PNG at 80 dpi."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)

@@ -2,11 +2,11 @@
 date, accuracy, regularization and data, and when it was the champion (tasks/report.py publishes the table and
 the chart as the `champion-history` artifacts)."""
 
-import io
 from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from steps.charts import png_of
 from workspaces.base import ModelVersion
 
 
@@ -71,7 +71,4 @@ def history_chart_png(versions: Sequence[ModelVersion]) -> bytes:
     axis.set_ylabel("test accuracy")
     axis.legend(loc="lower right")
     axis.grid(True, alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+    return png_of(figure)
