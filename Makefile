@@ -8,6 +8,7 @@
 #                       (SDK v1), install-azure-v2 for --backend azureml-v2 (SDK v2: azure-ai-ml)
 # make serve  serve the champion with `mlflow models serve` on 127.0.0.1:5001 (MODEL=models:/sklearn_mnist/3, PORT=)
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
+# make bench-polling  measure what following N Azure ML runs costs in requests (benchmarks/polling.py)
 # make deploy the work pool, the deployments of prefect.yaml, and the automations (against PREFECT_API_URL)
 # make automations  apply automations/*.yaml, notifying through the block MNIST_FLOW_NOTIFY_BLOCK names
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,7 +21,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install azurite run serve test test-fast lint docs docs-check deploy automations bench clean
+.PHONY: install azurite run serve test test-fast lint docs docs-check deploy automations bench bench-polling clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -95,6 +96,10 @@ automations: $(VENV)/.base-$(PINS)
 # benchmarks/: the flow against the bare tutorial script on the full MNIST at 1, 4 and 16 rates, about 30 minutes on 2 cores (BENCH_ARGS="--repeat 1" about 10)
 bench: $(VENV)/.base-$(PINS)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# benchmarks/polling.py: what following 1, 4, 16 and 64 runs costs in requests to Azure ML (both SDKs, their fakes), about 4 minutes
+bench-polling: $(VENV)/.test-$(PINS) azurite
+	$(BIN)/python -m pytest -p tests.conftest benchmarks/polling.py -q -s
 
 # the venv and build leftovers; never the workspace (.workspace/ holds the model registry)
 clean:

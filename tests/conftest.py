@@ -86,11 +86,16 @@ def fake_azure(tmp_path, azurite, monkeypatch):
     """Azure ML faked at the HTTP level for SDK v1 (tests/workspaces/azureml_v1/fake_azureml.py): the real
     azureml-core reaches it through the urllib3 seam (http_seam.py), polling fast; blobs go to Azurite."""
     pytest.importorskip("azureml.core", reason="the `azure` extra is not installed (make install-azure)")
+    from azureml._vendor.azure_storage.blob._shared.policies import ExponentialRetry
+
     from tests.workspaces.azureml_v1 import http_seam
     from tests.workspaces.azureml_v1.fake_azureml import FakeAzureMLv1
 
     fake = FakeAzureMLv1(tmp_path / "azure", azurite)
     monkeypatch.setattr("workspaces.azureml_v1.workspace.make_sdk", lambda ref: http_seam.connect_to_fake(fake.port))
+    # the SDK's datastore builds its storage client itself, with its copy of azure-storage-blob's retries (15 s,
+    # then 3 + 15 s, ...): the same three tries, from 0.2 s (the SDK v2 fake gives its storage clients the same)
+    monkeypatch.setattr(ExponentialRetry.__init__, "__defaults__", (0.2, 1.5, 3, False, 0.1))
     monkeypatch.setattr("workspaces.azureml_v1.workspace.AzureMLWorkspace.poll_seconds", 0.2)
     yield fake
     fake.stop_every_run()  # its runs outlive flows, as Azure's do; not the test
@@ -151,6 +156,53 @@ def flow_runner(mirror, tiny_data, tmp_path, **backend):
 def flow(prefect_api, mirror, tiny_data, tmp_path):
     """Run the real flow in this process on the local workspace and tiny data: its final state."""
     return flow_runner(mirror, tiny_data, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def trained_template(prefect_api, tiny_data, tmp_path_factory):
+    """A local workspace the real flow trained on the tiny data, once per session (once per pytest worker), kept
+    pristine beside it; and the flow's result (the registered champion)."""
+    from tests.flows.flow_runs import run_flow
+
+    folder = tmp_path_factory.mktemp("trained")
+    with MirrorServer(tiny_data[0]) as server:
+        state = run_flow(workspace_dir=str(folder / "ws"), mirrors=[server.url], dataset=tiny_data[1], max_nodes=2)
+    assert state.is_completed(), state.message
+    shutil.copytree(folder / "ws", folder / "pristine", symlinks=True)
+    return folder, state.result()
+
+
+@pytest.fixture
+def trained_workspace(trained_template) -> Path:
+    """For a test that needs a trained workspace but not its training: the session's, restored as the flow left
+    it before each test, at the path it was trained at (its run history and registry record absolute paths), so
+    the test may change it as it likes. Its champion: `trained_champion`."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+    import workspaces
+
+    folder, _ = trained_template
+    # this process keeps the workspace's adapter open (workspaces/__init__.py) and MLflow a store per database URI,
+    # both with connections to the registry's file, which is replaced below: they are let go, and open it anew
+    for ref in [ref for ref in workspaces._open if str(folder) in str(ref.directory)]:
+        workspaces._open.pop(ref)
+    for registry in (TrackingStoreRegistry, ModelRegistryStoreRegistry):
+        registry._get_store_with_resolved_uri.cache_clear()
+    for store in (TrackingStore, RegistryStore):  # and an engine per URI, which the stores share
+        for uri in [uri for uri in store._engine_map if str(folder) in uri]:
+            store._engine_map.pop(uri).dispose()
+    shutil.rmtree(folder / "ws", ignore_errors=True)
+    shutil.copytree(folder / "pristine", folder / "ws", symlinks=True)
+    return folder / "ws"
+
+
+@pytest.fixture
+def trained_champion(trained_template, trained_workspace):
+    """The registered champion of `trained_workspace` (the flow's result)."""
+    return trained_template[1]
 
 
 @pytest.fixture

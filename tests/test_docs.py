@@ -62,9 +62,19 @@ def ours(path: str) -> bool:
     return first in TOP or path in ROOT_FILES or (first in package_folders() and "/" in path)
 
 
+@cache
+def made_by_runs() -> tuple[str, ...]:
+    """The folders .gitignore keeps out of git because a run or a test makes them (`tests/output/`): a page may
+    name them, and what is in them, on a fresh clone where they do not exist yet."""
+    lines = (PROJECT / ".gitignore").read_text().splitlines()
+    return tuple(line.strip().lstrip("/") for line in lines if line.strip().endswith("/") and "/" in line.strip()[:-1])
+
+
 def exists(path: str, beside: Path | None = None) -> bool:
     """`path` from the project's root, or as the end of a project path (`azureml_v1/sdk.py`); a bare name beside
     the module `beside`."""
+    if path.startswith(made_by_runs()):
+        return True
     if "/" not in path:  # beside the module, or a name only one project file has (train.py)
         named = [f for f in files() if f.rsplit("/", 1)[-1] == path]
         return (beside is not None and (beside / path).exists()) or len(named) == 1

@@ -19,3 +19,10 @@ def a_job(mount: str, files: dict[str, str], rate: float = 0.8) -> TrainingJob:
         source_hash="f" * 64,
         compute="cpu-cluster",
     )
+
+
+def a_job_on(data: DataRef, training_dir, compute: str, rate: float = 0.8) -> TrainingJob:
+    """A job of the tutorial: `reg-<rate>` trained on `data` (uploaded) with the folder `training_dir`."""
+    return a_job(data.mount, data.files, rate).model_copy(
+        update={"data": data, "source_dir": str(training_dir), "source_hash": "0" * 64, "compute": compute}
+    )

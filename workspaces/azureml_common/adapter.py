@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Self
 import joblib
 
 from workspaces.azureml_common.errors import translate
+from workspaces.azureml_common.polling import StatusBoard
 from workspaces.azureml_common.runs import azure_outcome, follow, run_state, seconds_between
 from workspaces.base import JOB_KEY_TAG, PAST_RUNS, KnownRun, ModelVersion, PastRun, RunHandle, RunResult
 from workspaces.errors import FlowError, RunCancelled, WorkspaceError
@@ -60,6 +61,8 @@ class AzureAdapter:
         self._urls: dict[str, str | None] = {}  # run id -> its studio link, for a warning that needs one
         self._stopped: set[str] = set()
         self._stopping = False
+        # the statuses of every run this adapter follows, in one query an interval (polling.py)
+        self._board = StatusBoard(self._run_statuses, lambda: self.poll_seconds)
 
     def _call(self, doing: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
         """`function`'s answer, or the SDK's error translated into a retried or a final one."""
@@ -97,7 +100,7 @@ class AzureAdapter:
     @staticmethod
     def _provisioned(spec: ComputeSpec, state: str | None, errors: Any) -> None:
         """A cluster whose provisioning failed takes no run: one line saying so, nothing submitted."""
-        if str(state).lower() == "failed":
+        if str(getattr(state, "value", state)).lower() == "failed":  # (SDK v2 hands an enum member: its value)
             said = f" ({' '.join(str(errors).split())[:300]})" if errors else ""
             raise WorkspaceError(
                 f"compute target {spec.name!r}: its provisioning failed{said}; nothing was submitted to it: delete it "
@@ -112,6 +115,10 @@ class AzureAdapter:
         raise NotImplementedError
 
     def _run_status(self, run_id: str) -> str:
+        raise NotImplementedError
+
+    def _run_statuses(self, experiment: str, run_ids: list[str]) -> dict[str, str]:
+        """The statuses of an experiment's runs `run_ids`, in one request (a page of them)."""
         raise NotImplementedError
 
     def _logged(self, run_id: str, read: Callable[[], dict] | None = None) -> dict[str, float]:
@@ -191,7 +198,7 @@ class AzureAdapter:
         (a cancelled task, Ctrl-C) cancels it, since nothing would be left to watch a billed run."""
         self._urls[run.run_id] = run.url
         try:
-            details, tail = follow(history, run, sink, self.poll_seconds)
+            details, tail = follow(history, self._board, run, sink, self.poll_seconds)
         except FlowError:
             raise
         except BaseException:

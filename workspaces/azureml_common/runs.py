@@ -3,13 +3,14 @@ end means for the flow.
 
 The SDK's `wait_for_completion(show_output=True)` writes straight to `sys.stdout`, which Prefect does not
 capture, and redirecting `sys.stdout` would mix parallel runs' lines under one name. So each run is polled
-here, as the SDK polls: its details list the log files with their URLs; the primary one is read again at
-every poll and the lines not yet seen go to the sink.
+here: its status from one query for all the runs followed, its details (which list the log files with their
+URLs) when its status changes, and the primary log from where the last read ended (polling.py says why: the
+cost of polling stays flat in the number of runs), its new lines going to the sink.
 
 What a run does between lines is said too (`Progress`): waiting (NotStarted, Starting, Provisioning, Preparing:
 its image; Queued: waiting for nodes), with a line again every HEARTBEAT_SECONDS while nothing changes; and stuck
-(NotResponding: its heartbeat is lost; Pausing, Paused, Unapproved), a WARNING that names the run and how long it
-has been so. A run stuck for STUCK_DEADLINE_SECONDS is given up (the task fails, saying so, and the run is left
+(NotResponding: its heartbeat is lost; Pausing, Paused, Unapproved, Unknown), a WARNING that names the run and how
+long it has been so. A run stuck for STUCK_DEADLINE_SECONDS is given up (the task fails, saying so, and the run is left
 alone: the next flow re-attaches to it).
 
 Following is never the reason a run dies: a failed poll (HTTP 429/5xx, the network) is tried again after a pause,
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from workspaces.azureml_common.errors import translate
+from workspaces.azureml_common.polling import Backoff, LogReader, StatusBoard, retry_after
 from workspaces.base import LogSink, RunHandle, RunResult, RunState, finished_run
 from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, WorkspaceError, with_log_tail
 
@@ -36,8 +38,11 @@ TERMINAL = {"Completed", "Failed", "Canceled"}
 # the statuses of a run still going: the SDK's running statuses (azureml/_restclient/constants.py
 # RunStatus.get_running_statuses) and Finalizing; v2's job statuses add none beyond these
 WAITING = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued"}
-STUCK = {"NotResponding", "Pausing", "Paused", "Unapproved"}
-UNDER_WAY = WAITING | STUCK | {"Running", "Finalizing"}
+# Unknown: "the default job status if not mapped to all other statuses" (azure-ai-ml's JobStatus): alive, as far
+# as anyone knows, and billed: reported and followed as a stuck run is, never taken for failed
+STUCK = {"NotResponding", "Pausing", "Paused", "Unapproved", "Unknown"}
+WRITING = {"Running", "Finalizing"}  # a run whose log is asked for (again) while its details list none
+UNDER_WAY = WAITING | STUCK | WRITING
 SAID = {
     "Starting": "starting",
     "Provisioning": "waiting for its compute to be created",
@@ -47,6 +52,7 @@ SAID = {
     "Pausing": "pausing",
     "Paused": "paused",
     "Unapproved": "waiting for approval",
+    "Unknown": "in a status the service calls Unknown",
 }
 MAX_POLL_FAILURES = 8
 HEARTBEAT_SECONDS = 300.0  # a line again while a run waits or is stuck and nothing changes
@@ -95,40 +101,76 @@ def primary_log(log_files: dict[str, str]) -> str | None:
     return names[-1] if names else None
 
 
-def follow(sdk, run: RunHandle, sink: LogSink, poll_seconds: float, sleep: Callable = time.sleep, clock=time.monotonic):
-    """Stream the run's log into `sink` until it ends; its final details and the last lines of its log."""
-    emitted: dict[str, int] = {}
+def follow(
+    history,
+    board: StatusBoard,
+    run: RunHandle,
+    sink: LogSink,
+    poll_seconds: float,
+    sleep: Callable = time.sleep,
+    clock=time.monotonic,
+):
+    """Stream the run's log into `sink` until it ends; its final details and the last lines of its log.
+
+    Its status comes from `board` (one query for every run followed); its details (log files, error) are asked
+    for only when its status changed, while its log is not listed yet, and when a log's URL is refused (its SAS
+    expired); its log is read from where the last read ended (polling.py)."""
+    reader, pause = LogReader(), Backoff(poll_seconds)
     tail: collections.deque = collections.deque(maxlen=TAIL_LINES)
     progress = Progress(run, clock)
+    details: dict = {}
+    status: str | None = None
     failures = 0
-    while True:
-        try:
-            details = sdk.run_details(run.run_id)
-            name = primary_log(details.get("logFiles") or {})
-            if name:
-                lines = sdk.read_url(details["logFiles"][name]).splitlines()
-                for line in lines[emitted.get(name, 0) :]:
-                    tail.append(line)
-                    sink(line)
-                emitted[name] = max(emitted.get(name, 0), len(lines))
-            failures = 0
-        except Exception as exc:
-            error = translate(exc, f"following run {run.name!r}")
-            failures += 1
-            if not isinstance(error, TransientError):
-                raise error from exc
-            if failures > MAX_POLL_FAILURES:
-                raise TransientError(
-                    f"lost contact with Azure ML while following run {run.name!r} ({error}); the run was not "
-                    "cancelled: the retry re-attaches to it"
-                ) from exc
-            sleep(min(60.0, poll_seconds * 2**failures))
-            continue
-        status = str(details.get("status"))
-        if status in TERMINAL:
-            return details, tuple(tail)
-        progress.saw(status)
-        sleep(poll_seconds)
+    board.watch(run.run_id, run.job.experiment)
+    try:
+        while True:
+            try:
+                listed = board.status(run.run_id)
+                ended = listed in TERMINAL
+                unlisted_log = listed in WRITING and not primary_log(details.get("logFiles") or {})
+                if listed is None or listed != status or ended or unlisted_log:
+                    details = history.run_details(run.run_id)
+                    ended = str(details.get("status")) in TERMINAL
+                changed = str(details.get("status")) != status
+                status = str(details.get("status"))
+                lines = _new_lines(history, run.run_id, reader, details, ended)
+                failures = 0
+            except Exception as exc:
+                error = translate(exc, f"following run {run.name!r}")
+                failures += 1
+                if not isinstance(error, TransientError):
+                    raise error from exc
+                if failures > MAX_POLL_FAILURES:
+                    raise TransientError(
+                        f"lost contact with Azure ML while following run {run.name!r} ({error}); the run was not "
+                        "cancelled: the retry re-attaches to it"
+                    ) from exc
+                sleep(max(retry_after(exc), min(60.0, poll_seconds * 2**failures)))
+                continue
+            for line in lines:
+                tail.append(line)
+                sink(line)
+            if ended:
+                return details, tuple(tail)
+            progress.saw(status)
+            sleep(pause.next(changed or bool(lines)))
+    finally:
+        board.forget(run.run_id)
+
+
+def _new_lines(history, run_id: str, reader: LogReader, details: dict, final: bool) -> list[str]:
+    """The primary log's lines not read yet; a URL the storage refuses (a SAS that expired) is asked for again
+    with the run's details, once."""
+    name = primary_log(details.get("logFiles") or {})
+    if not name:
+        return []
+    try:
+        return reader.read(name, details["logFiles"][name], history.read_from, final)
+    except Exception as exc:
+        if 403 not in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None)):
+            raise
+        details.update(history.run_details(run_id))
+        return reader.read(name, details["logFiles"][name], history.read_from, final)
 
 
 def run_state(status: str) -> RunState:

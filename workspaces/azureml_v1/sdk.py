@@ -25,6 +25,7 @@ from pathlib import Path
 
 import requests
 from azureml._restclient.exceptions import ServiceException
+from azureml._restclient.experiment_client import ExperimentClient
 from azureml.core import Datastore, Experiment, Model, Run, Workspace
 from azureml.core.compute import AmlCompute, ComputeTarget
 from azureml.exceptions import ComputeTargetException
@@ -193,14 +194,21 @@ class AzureSdk:
     def run_details(self, run_id: str) -> dict:
         return self._run(run_id).get_details()
 
-    def read_url(self, url: str) -> str:
-        """A log file's text by its SAS URL (no credentials needed); "" while it is not there (a 404), as the SDK's
-        own reader answers (_execution/_commands.py: _get_content_from_uri)."""
-        response = requests.get(url, timeout=60)
-        if response.status_code == 404:
-            return ""
+    def run_statuses(self, experiment: str, run_ids: list[str]) -> dict[str, str]:
+        """The statuses of the experiment's runs `run_ids`, in one query: the run history's `runs:query` filtered
+        on their ids, as `get_runs_by_run_ids` of the SDK's experiment client writes it (a page per 500)."""
+        client = ExperimentClient(self.workspace.service_context, experiment)
+        return {dto.run_id: dto.status for dto in client.get_runs_by_run_ids(run_ids=run_ids, page_size=500)}
+
+    def read_from(self, url: str, start: int) -> bytes:
+        """A log file's bytes from `start` on, by its SAS URL (no credentials needed): an HTTP Range, so a log is
+        read once. b"" while it is not there (a 404, as the SDK's own reader answers: _execution/_commands.py
+        _get_content_from_uri) or has nothing new (416); a server that ignores the Range answers it whole."""
+        response = requests.get(url, headers={"Range": f"bytes={start}-"}, timeout=60)
+        if response.status_code in (404, 416):
+            return b""
         response.raise_for_status()
-        return response.text
+        return response.content if response.status_code == 206 else response.content[start:]
 
     def cancel(self, run_id: str) -> None:
         self._run(run_id).cancel()

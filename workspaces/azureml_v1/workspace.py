@@ -180,6 +180,9 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
     def _run_status(self, run_id: str) -> str:
         return str(self.sdk.run_details(run_id).get("status"))
 
+    def _run_statuses(self, experiment: str, run_ids: list[str]) -> dict[str, str]:
+        return self.sdk.run_statuses(experiment, run_ids)
+
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
         if isinstance(value, DataRef):

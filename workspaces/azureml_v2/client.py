@@ -13,7 +13,7 @@ from; the secret goes to the credential and nowhere else.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.ai.ml import MLClient
@@ -31,6 +31,9 @@ class Connection:
     credential: TokenCredential
     description: str  # where the credential came from (never the secret)
     transport: Any = None  # azure-core's HttpTransport; None: its default
+    # options of the storage clients besides the transport (tests give a quicker retry policy, as they give the
+    # MLClient quicker retries: azure-storage-blob waits 15 s, then 3 + 15 s ... between tries)
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def workspace_name(self) -> str:

@@ -1,9 +1,10 @@
-"""The two data-plane calls SDK v2 does not offer, made on the same credential and transport as its own:
+"""The data-plane calls SDK v2 does not offer, made on the same credential and transport as its own:
 
 - a run's details (status, error, and its log files' URLs) from the run-history API, the answer the SDK's own
   `jobs.stream` polls (azure/ai/ml/operations/_job_ops_helper.py: `run_operations.get_run_details`); the SDK's
   stream writes to `sys.stdout` and blocks, and redirecting stdout is process-wide, so parallel runs' lines
   would mix: each run's log is read here and handed to its own sink (workspaces/azureml_common/runs.py);
+- the statuses of all the runs a flow follows, in one run-history query (azureml_common/polling.py says why);
 - a run's metrics from MLflow's REST API on the workspace's tracking server (SDK v2 has none of its own:
   Azure ML's documented way is MLflow, and a v2 job's name is its MLflow run id). This avoids installing
   azureml-mlflow here: its releases after 1.60.0 cap mlflow-skinny below this project's MLflow (1.62.0.post6:
@@ -46,6 +47,18 @@ class DataPlane:
     def run_details(self, tracking_endpoint: str, run_id: str) -> dict:
         host, scope = self._base(tracking_endpoint)
         return self._get(f"{host}/history/v1.0{scope}/runs/{quote(run_id)}/details")
+
+    def run_statuses(self, tracking_endpoint: str, experiment: str, run_ids: list[str]) -> dict[str, str]:
+        """The statuses of an experiment's runs, in one request: the run history's `runs:query` filtered on their
+        ids, the query SDK v1's `get_runs_by_run_ids` sends to the same service (v2 jobs are its runs)."""
+        host, scope = self._base(tracking_endpoint)
+        body = {"filter": " or ".join(f"RunId eq {run_id}" for run_id in run_ids), "top": 500}
+        request = HttpRequest(
+            "POST", f"{host}/history/v1.0{scope}/experiments/{quote(experiment)}/runs:query", json=body
+        )
+        response = self.client.send_request(request)
+        response.raise_for_status()
+        return {run["runId"]: run["status"] for run in json.loads(response.text()).get("value", [])}
 
     def metrics(self, tracking_endpoint: str, run_id: str) -> dict[str, float]:
         host, scope = self._base(tracking_endpoint)

@@ -37,18 +37,28 @@ class BlobFolder:
 
     Its SAS is short-lived (the SDK asks for one hour) and a flow follows its jobs for longer: a SAS is asked for
     again a few minutes before it expires, and once more when the storage refuses one as expired or invalid (a 403
-    that says AuthenticationFailed, or Azurite's AuthorizationFailure), whatever its stated expiry."""
+    that says AuthenticationFailed, or Azurite's AuthorizationFailure), whatever its stated expiry.
 
-    def __init__(self, ml: MLClient, name: str, transport: Any = None):
-        self.ml, self.name = ml, name
-        self.options: dict[str, Any] = {"transport": transport} if transport is not None else {}
+    A datastore that keeps no secret (identity-based access), or whose storage refuses to list its secrets, is
+    reached with the connection's own credential (an AAD token, which the storage client renews itself), as the
+    SDK's own uploads do (azure/ai/ml/_artifacts/_artifact_utilities.py, get_datastore_info)."""
+
+    def __init__(self, ml: MLClient, name: str, transport: Any = None, identity: Any = None, **options: Any):
+        self.ml, self.name, self.identity = ml, name, identity
+        self.options: dict[str, Any] = {"transport": transport, **options} if transport is not None else options
         self._open()
 
     def _open(self) -> None:
-        datastore = self.ml.datastores.get(self.name, include_secrets=True)
+        try:
+            datastore = self.ml.datastores.get(self.name, include_secrets=True)
+        except HttpResponseError as error:  # listSecrets refused (a 403, or a 400 for a credential-less store)
+            if error.status_code not in (400, 403) or self.identity is None:
+                raise
+            log.info("datastore %r gave no secret (%s); using the connection's credential", self.name, error.reason)
+            datastore = self.ml.datastores.get(self.name)
         credentials = datastore.credentials
         sas = getattr(credentials, "sas_token", None)
-        secret = sas or getattr(credentials, "account_key", None)
+        secret = sas or getattr(credentials, "account_key", None) or self.identity
         self.expires = sas_expiry(sas) if sas else None
         account_url = f"{datastore.protocol}://{datastore.account_name}.blob.{datastore.endpoint}"
         self.container = ContainerClient(account_url, datastore.container_name, credential=secret, **self.options)
@@ -109,13 +119,18 @@ class BlobFolder:
             self.write(f"{folder}/{MANIFEST}", json.dumps({**held, **digests}, indent=1, sort_keys=True).encode())
         return len(sent)
 
-    def read_url(self, url: str) -> str:
-        """A blob by its (SAS) URL, as a run's details give its log files; "" for one that is not there (yet): a
-        log file is listed before its first bytes reach the store, and is read again at the next poll."""
+    def read_from(self, url: str, start: int) -> bytes:
+        """A blob's bytes from `start` on, by its (SAS) URL, as a run's details give its log files: a ranged read,
+        so a log is read once. b"" for one that is not there (yet: a log file is listed before its first bytes
+        reach the store, and is read again at the next poll) or has nothing new (the storage answers 416)."""
         try:
-            return BlobClient.from_blob_url(url, **self.options).download_blob().readall().decode("utf-8", "replace")
+            return BlobClient.from_blob_url(url, **self.options).download_blob(offset=start).readall()
         except ResourceNotFoundError:
-            return ""
+            return b""
+        except HttpResponseError as error:
+            if error.status_code == 416:
+                return b""
+            raise
 
 
 def sas_expiry(sas: str) -> datetime | None:

@@ -52,9 +52,18 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         self.ref, self.connection, self.ml = ref, connection, connection.ml
         self.name = f"Azure ML workspace {self.ml.workspace_name!r} (SDK v2)"
         default = ref.datastore or self._call("finding the datastore", lambda: self.ml.datastores.get_default().name)
-        self.blobs = self._call("opening the datastore", BlobFolder, self.ml, default, connection.transport)
+        self.blobs = self._call(
+            "opening the datastore",
+            BlobFolder,
+            self.ml,
+            default,
+            connection.transport,
+            connection.credential,
+            **connection.storage_options,
+        )
         self._artifacts: BlobFolder | None = None
         self.plane = DataPlane(connection.credential, connection.transport)
+        self._history_at = ""  # the run history's endpoint, from the first job followed
         self._init_runs()
 
     @staticmethod
@@ -74,7 +83,13 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
     def artifacts(self) -> BlobFolder:
         if self._artifacts is None:
             self._artifacts = self._call(
-                "opening the artifact store", BlobFolder, self.ml, ARTIFACT_STORE, self.connection.transport
+                "opening the artifact store",
+                BlobFolder,
+                self.ml,
+                ARTIFACT_STORE,
+                self.connection.transport,
+                self.connection.credential,
+                **self.connection.storage_options,
             )
         return self._artifacts
 
@@ -226,7 +241,7 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         return self.artifacts.read(f"ExperimentRun/dcid.{job_name}/{MODEL_FILE}") is not None
 
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
-        tracking = self._tracking(run.run_id)
+        tracking = self._history_at = self._tracking(run.run_id)
         history = RunHistory(self.plane, self.artifacts, tracking)
         metrics = partial(self._call, f"reading run {run.name!r}'s metrics", self.plane.metrics, tracking, run.run_id)
         return self._follow_to_the_end(history, run, sink, metrics)
@@ -236,6 +251,10 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
 
     def _run_status(self, job_name: str) -> str:
         return job_status(self.ml.jobs.get(job_name))
+
+    def _run_statuses(self, experiment: str, job_names: list[str]) -> dict[str, str]:
+        # the run history of this workspace, at the tracking endpoint its jobs give (all give the same)
+        return self.plane.run_statuses(self._history_at, experiment, job_names)
 
     # cache validity -------------------------------------------------------------------------------------------
     def holds(self, value: DataRef | RunResult | ModelVersion) -> bool:
@@ -264,5 +283,5 @@ class RunHistory:
     def run_details(self, run_id: str) -> dict:
         return self.plane.run_details(self.tracking, run_id)
 
-    def read_url(self, url: str) -> str:
-        return self.artifacts.read_url(url)
+    def read_from(self, url: str, start: int) -> bytes:
+        return self.artifacts.read_from(url, start)

@@ -83,9 +83,12 @@ class History:
         return 200, self.run_dto(self.run_record(run_id)), {}
 
     def runs_query(self, request, subscription, group, workspace, experiment):
-        """`Run.list`: the runs matching the OData filter the SDK wrote, newest first, one page (`top` of them)."""
+        """`Run.list` and `get_runs_by_run_ids`: the runs matching the OData filter the SDK wrote, newest first, one
+        page (`top` of them). A run's logs reach the store as it writes them; the fake copies them when asked."""
         query = request.json() or {}
         records = [r for r in self.created_runs() if r["experiment"] == experiment and matches(query.get("filter"), r)]
+        if "RunId" in (query.get("filter") or ""):
+            records = [self.sync(r["id"]) for r in records]
         records.sort(key=lambda r: r["created"], reverse=True)
         top = query.get("top") or len(records)
         return 200, {"value": [self.run_dto(r) for r in records[:top]], "continuationToken": None}, {}
@@ -102,7 +105,7 @@ class History:
         record, folder = self.run_record(run_id), self.runs_folder / run_id
         for name in record["logs"]:
             if (folder / name).exists():
-                self.upload_file("workspaceartifactstore", f"ExperimentRun/dcid.{run_id}/{name}", folder / name)
+                self.copy_log(f"ExperimentRun/dcid.{run_id}/{name}", folder / name)
         if record["status"] == "Completed" and not record.get("outputs_kept"):
             outputs = folder / "snapshot" / "outputs"
             for path in (p for p in outputs.rglob("*") if p.is_file()):

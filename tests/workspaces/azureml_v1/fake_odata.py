@@ -3,13 +3,13 @@
 import re
 
 COMPARISON = re.compile(
-    r'(Tags/[^\s()]+|Status|RunType|ParentRunId|Properties/[^\s()]+)\s+(eq|ne)\s+("[^"]*"|null|[A-Za-z0-9_.-]+)'
+    r'(Tags/[^\s()]+|RunId|Status|RunType|ParentRunId|Properties/[^\s()]+)\s+(eq|ne)\s+("[^"]*"|null|[A-Za-z0-9_.-]+)'
 )
 
 
 def matches(expression: str | None, record: dict) -> bool:
     """Whether a run matches an OData filter of the forms the SDK's _odata module writes (comparisons of tags,
-    properties, status and type, joined by and, or and parentheses). A tag compared with null is present (the
+    properties, id, status and type, joined by and, or and parentheses). A tag compared with null is present (the
     SDK's "has this tag" filter is `Tags/k ne null or Tags/k eq null`)."""
     if not expression:
         return True
@@ -23,7 +23,12 @@ def matches(expression: str | None, record: dict) -> bool:
                 return str(key in values)
             actual = values.get(key)
         else:
-            actual = {"Status": record["status"], "RunType": "azureml.scriptrun", "ParentRunId": None}[field]
+            actual = {
+                "RunId": record["id"],
+                "Status": record["status"],
+                "RunType": "azureml.scriptrun",
+                "ParentRunId": None,
+            }[field]
         equal = actual is None if literal == "null" else actual == literal.strip('"')
         return str(equal if operator == "eq" else not equal)
 

@@ -135,7 +135,7 @@ def copy_output(script: subprocess.Popen, logs: list[Path], first_line: threadin
             first_line.set()
 
 
-def prepared(run: Run, at_most: float = 10.0) -> None:
+def prepared(run: Run, at_most: float = 30.0) -> None:
     """Prepare (the image, on Azure: minutes) until the run is named: its tags come in the submit's second request,
     and what a test asks of runs of one name (how long they queue ...) is applied to it then."""
     deadline = time.monotonic() + at_most

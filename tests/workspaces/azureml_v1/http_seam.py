@@ -18,6 +18,7 @@ import time
 
 import jwt
 import urllib3
+from msrest.universal_http.requests import ClientRetryPolicy
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.poolmanager import SSL_KEYWORDS
@@ -65,15 +66,28 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+_original_retry_init = ClientRetryPolicy.__init__
+
+
+def _quicker_retries(policy) -> None:
+    """msrest's retries of a request (urllib3's Retry: three, backing off from 0.8 s, and azureml's ClientBase
+    tries each call four times over them: 19 s of a 503 that lasts) as they are, from 0.05 s: a test of the
+    SDK's retries needs their number and their order, not their waits (tests/conftest.py zeroes ClientBase's)."""
+    _original_retry_init(policy)
+    policy.policy.backoff_factor = 0.05
+
+
 def redirect(port: int) -> None:
     """From now on, in this process, Azure's hosts are the fake listening on `port`."""
     _target.update(port=port, closed=closed_port(), refuse=0)
     urllib3.PoolManager._new_pool = _new_pool
+    ClientRetryPolicy.__init__ = _quicker_retries
 
 
 def undo() -> None:
     _target.clear()
     urllib3.PoolManager._new_pool = _original_new_pool
+    ClientRetryPolicy.__init__ = _original_retry_init
 
 
 def refuse_next(connections: int) -> None:

@@ -7,7 +7,8 @@ import pytest
 
 from steps.registry import register
 from tests.idx_files import write_tiny_datastore_files
-from workspaces.base import ComputeSpec, TrainingJob, WorkspaceRef
+from tests.workspaces.jobs import a_job_on
+from workspaces.base import ComputeSpec, WorkspaceRef
 
 # fields Azure sends that SDK v1's (older) models do not read, in answers taken from Azure's own (recorded/README.md)
 SENT_BUT_NOT_READ = {"Workspace": {"/properties/mlFlowTrackingUri", "/sku/name"}}
@@ -59,15 +60,7 @@ def lived(fake_azure, azure_config, training_copy, tmp_path):
     workspace = AzureMLWorkspace.connect(ref)
     data = workspace.upload(write_tiny_datastore_files(tmp_path / "data"), "mnist")
     compute = workspace.provision_compute(ComputeSpec(name="cpu-cluster", max_nodes=2))
-    job = TrainingJob(
-        experiment="sklearn-mnist",
-        run_name="reg-0.8",
-        regularization=0.8,
-        data=data,
-        source_dir=str(training_copy),
-        source_hash="0" * 64,
-        compute=compute.name,
-    )
+    job = a_job_on(data, training_copy, compute.name)
     result = workspace.stream_logs(workspace.submit(job, compute), lambda line: None)
     version = register(workspace, result, "sklearn_mnist", {"accuracy": repr(result.accuracy)})
     workspace.fetch_model(version, tmp_path / "model")

@@ -61,7 +61,7 @@ def test_a_refused_connection_and_a_reset_on_a_poll_are_retried_and_the_run_is_n
     def network_trouble_once_it_fits():
         wait_until(lambda: "fitting" in lines, 60, "the run fitting")
         http_seam.refuse_next(12)  # more than msrest's and urllib3's retries of one poll
-        fake_azure.fail("GET", "/details", kind="reset", times=8)
+        fake_azure.fail("POST", "/runs:query", kind="reset", times=8)  # the poll: one query for every run followed
 
     threading.Thread(target=network_trouble_once_it_fits, daemon=True).start()
     result = adapter.stream_logs(run, lines.append)
@@ -193,6 +193,25 @@ def test_a_cluster_whose_provisioning_failed_takes_no_run(adapter, fake_azure, j
 def test_a_run_is_given_the_time_limit_of_its_compute(adapter, fake_azure, job):
     run = adapter.submit(*job(spec=ComputeSpec(name="cpu-cluster", max_run_minutes=45)))
     assert fake_azure.run_record(run.run_id)["max_run_duration_seconds"] == 45 * 60
+
+
+# hours on the service, the clock scaled: an hour lasts two seconds -----------------------------------------------
+def test_a_run_followed_past_the_expiry_of_its_logs_sas_is_read_whole_and_registered(
+    adapter, fake_azure, job, training_copy
+):
+    """The services hand out SAS URLs valid for an hour (a log file's, in the run's details) and a run can last
+    three: here an hour is two seconds and the run prints for seven. A log URL the storage refuses (Azurite checks
+    the expiry, as Azure does) is asked for again with the run's details, and read on from where it stopped."""
+    fake_azure.sas_hours = 2 / 3600
+    printing = "    import time\n    for n in range(14):\n        print('line', n, flush=True); time.sleep(0.5)\n"
+    edit_train_script(training_copy, printing)
+    made, compute = job()
+    lines: list[str] = []
+    result = adapter.stream_logs(adapter.submit(made, compute), lines.append)
+    assert [line for line in lines if line.startswith("line ")] == [f"line {n}" for n in range(14)]
+    version = register(adapter, result, "sklearn_mnist", {})  # its model read hours after the flow began
+    (training_copy / "fetched").mkdir()
+    assert type(adapter.load_model(version, training_copy / "fetched")).__name__ == "LogisticRegression"
 
 
 # found beside the issue's list -----------------------------------------------------------------------------------

@@ -65,6 +65,9 @@ class FakeAzureML(HttpTransport):
         self.repeated_job_put = "refused"  # or "updated": see jobs_put
         self.interruptions: dict[str, list] = {}  # run name -> [status, seconds] reported while it runs
         self.sas_seconds = 3600  # how long a SAS of listSecrets lasts (the SDK asks for expireAfterHours: 1)
+        self.logs_copied: dict[str, tuple[int, int]] = {}  # a job -> the size and time of its log when copied
+        self.identity_datastores = False  # datastores that keep no secret (identity-based access): see _act
+        self.bearer_blob_requests = 0
         self.long_model_paths = False  # a model's path kept in the long form the service gives data URIs (_as_stored)
         self.state: dict[str, dict] = defaultdict(dict)  # kind -> key -> resource
         self.operations: dict[str, list[dict]] = {}
@@ -106,14 +109,24 @@ class FakeAzureML(HttpTransport):
 
     def _act(self, request, url, **kwargs):
         if url.hostname and url.hostname.endswith(".blob.core.windows.net"):
-            azure_url, request.url = (
-                request.url,
-                f"{self.azurite_url}{url.path}" + (f"?{url.query}" if url.query else ""),
-            )
+            query = url.query
+            bearer = request.headers.get("Authorization", "")
+            if bearer.startswith("Bearer "):
+                # Azure Storage takes an AAD token of an identity that has a data role on it; Azurite takes one
+                # only over HTTPS: the fake checks the token is one the credential gave, and has Azurite check a
+                # SAS of its key in its place
+                if not bearer.removeprefix("Bearer ").startswith("token-"):
+                    return self._answer(request, 403, {"error": {"code": "AuthenticationFailed"}})
+                self.bearer_blob_requests += 1
+                query = "&".join(filter(None, [query, self.datastores_post([], None)[1]["sasToken"].lstrip("?")]))
+                del request.headers["Authorization"]
+            azure_url, request.url = (request.url, f"{self.azurite_url}{url.path}" + (f"?{query}" if query else ""))
             try:
                 return self.blob_transport.send(request, **kwargs)
             finally:  # the request as the SDK made it: a retry of it goes to Azure's URL again
                 request.url = azure_url
+                if bearer:
+                    request.headers["Authorization"] = bearer
         body = json.loads(request.body) if request.body else None
         status, answer, headers = self.route(request.method, url, body)
         return self._answer(request, status, answer, headers)
@@ -156,6 +169,8 @@ class FakeAzureML(HttpTransport):
         path = unquote(url.path)
         if "computeOperationsStatus" in path:
             return 200, self.operations[path.rsplit("/", 1)[1]].pop(0), {}
+        if path.startswith("/history/v1.0") and path.endswith("/runs:query") and method == "POST":
+            return self.runs_query(path.rsplit("/experiments/", 1)[1].removesuffix("/runs:query"), body or {})
         if path.startswith("/history/v1.0"):
             return self.run_details(path.rsplit("/runs/", 1)[1].removesuffix("/details"))
         if "/api/2.0/mlflow/runs/get" in path:
@@ -246,6 +261,8 @@ class FakeAzureML(HttpTransport):
             text = text.replace("{account}", ACCOUNT).replace("{container}", CONTAINERS[name])
             answer = json.loads(text)
             answer["properties"]["isDefault"] = name == "workspaceblobstore"
+            if self.identity_datastores:  # as the portal shows one created with "Use workspace managed identity"
+                answer["properties"]["credentials"] = {"credentialsType": "None"}
             answers.append(answer)
         return (
             (200, answers[0], {})
@@ -403,8 +420,10 @@ class FakeAzureML(HttpTransport):
         job["properties"]["status"] = record.get("status", "Starting")
         artifacts = self._container("workspaceartifactstore")
         log = folder / "user_logs" / "std_log.txt"
-        if log.exists():
+        seen = log.stat() if log.exists() else None
+        if seen and self.logs_copied.get(name) != (seen.st_size, seen.st_mtime_ns):  # (unchanged: not copied again)
             artifacts.upload_blob(f"ExperimentRun/dcid.{name}/user_logs/std_log.txt", log.read_bytes(), overwrite=True)
+            self.logs_copied[name] = (seen.st_size, seen.st_mtime_ns)
         if record.get("status") == "Completed" and not record.get("outputs_kept"):
             outputs = folder / "snapshot" / "outputs"
             for path in (p for p in outputs.rglob("*") if p.is_file()):
@@ -412,6 +431,18 @@ class FakeAzureML(HttpTransport):
                 artifacts.upload_blob(blob, path.read_bytes(), overwrite=True)
             write_json(folder / "run.json", {**read_json(folder / "run.json"), "outputs_kept": True})
         return record
+
+    def runs_query(self, experiment: str, query: dict):
+        """The run history's listing, as SDK v1's `get_runs_by_run_ids` asks it: `RunId eq <id>` joined by `or`
+        (azureml/_restclient/_odata/runs.py), one page; each run's RunDto fields the adapter reads. A job's log
+        reaches the store as it writes it; the fake copies it when asked."""
+        wanted = set(re.findall(r"RunId eq ([^\s()]+)", query.get("filter") or ""))
+        found = [
+            {"runId": name, "status": self._sync(name).get("status", "Starting"), "experimentName": experiment}
+            for name, job in self.state["jobs"].items()
+            if name in wanted and job["properties"].get("experimentName") == experiment
+        ]
+        return 200, {"value": found, "continuationToken": None}, {}
 
     def run_details(self, name: str):
         if name not in self.state["jobs"]:
@@ -496,11 +527,13 @@ class FakeCredential:
 
 
 def connect_to_fake(fake: FakeAzureML, credential: FakeCredential | None = None):
-    """The seam's fake side: a real MLClient whose every request goes to `fake`. Two settings of the client
-    differ from its defaults so that a test does not wait minutes: the pipeline's retries are fewer and quicker
-    (azure-core's: 10, from 0.8 s; their behaviour, Retry-After honoured, 408/429/5xx retried, is its own), and a
-    long-running operation is polled every 0.2 s (ARM's default: 30 s, when the service sends no Retry-After)."""
+    """The seam's fake side: a real MLClient whose every request goes to `fake`. Some settings differ from their
+    defaults so that a test does not wait minutes: the pipeline's retries are fewer and quicker (azure-core's: 10,
+    from 0.8 s; their behaviour, Retry-After honoured, 408/429/5xx retried, is its own), so are the storage
+    clients' (azure-storage-blob's ExponentialRetry: 3, from 15 s), and a long-running operation is polled every
+    0.2 s (ARM's default: 30 s, when the service sends no Retry-After)."""
     from azure.ai.ml import MLClient
+    from azure.storage.blob import ExponentialRetry
 
     from workspaces.azureml_v2.client import Connection
 
@@ -515,7 +548,8 @@ def connect_to_fake(fake: FakeAzureML, credential: FakeCredential | None = None)
         retry_backoff_factor=0.1,
         polling_interval=0.2,
     )
-    return Connection(ml, credential, "a fake of Azure ML (tests)", fake)
+    quicker = ExponentialRetry(initial_backoff=0.2, increment_base=1.5, retry_total=3, random_jitter_range=0.1)
+    return Connection(ml, credential, "a fake of Azure ML (tests)", fake, {"retry_policy": quicker})
 
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
