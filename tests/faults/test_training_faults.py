@@ -62,12 +62,6 @@ def test_a_failing_script_is_not_retried_and_the_flow_says_why(flow, training_co
     assert model_versions(tmp_path / "ws") == []
 
 
-def test_a_memory_error_suggests_fewer_nodes(flow, training_copy):
-    edit_train_script(training_copy, "    raise MemoryError('Unable to allocate 188. MiB')\n")
-    error = flow(training_dir=str(training_copy)).result(raise_on_failure=False)
-    assert "ran out of memory: lower max_nodes (--max-nodes or AML_COMPUTE_CLUSTER_MAX_NODES)" in str(error)
-
-
 def test_a_killed_flow_leaves_nothing_running_and_the_next_run_finishes_its_work(
     subprocess_env, mirror, tiny_data, training_copy, tmp_path
 ):

@@ -25,24 +25,23 @@ ACTIVATED = {"PATH": f"{BIN}:{os.environ['PATH']}"}  # the server execs `uvicorn
 
 
 @pytest.fixture
-def champion(flow, tmp_path, monkeypatch):
-    """A flow run's registered champion; MLflow's own API pointed at the workspace's registry."""
-    state = flow()
-    assert state.is_completed(), state.message
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'ws' / 'mlflow.db'}")
-    return state.result()
+def champion(trained_workspace, trained_champion, monkeypatch):
+    """A flow run's registered champion (the session's trained workspace); MLflow's own API pointed at the
+    workspace's registry."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{trained_workspace / 'mlflow.db'}")
+    return trained_champion
 
 
 @pytest.fixture
-def test_images(tmp_path):
-    return load_split(tmp_path / "ws" / "datastore" / "mnist", "test")[0]
+def test_images(trained_workspace):
+    return load_split(trained_workspace / "datastore" / "mnist", "test")[0]
 
 
 def tutorial_pickle(run_id: str):
     return joblib.load(MlflowClient().download_artifacts(run_id, "outputs/sklearn_mnist_model.pkl"))
 
 
-def test_pyfunc_loads_the_champion_by_alias_with_its_signature(champion, test_images, tmp_path):
+def test_pyfunc_loads_the_champion_by_alias_with_its_signature(champion, test_images, trained_workspace, tmp_path):
     model = mlflow.pyfunc.load_model(CHAMPION)
     assert model.metadata.run_id == champion.run_id
     [inputs] = model.metadata.get_input_schema().inputs
@@ -53,7 +52,7 @@ def test_pyfunc_loads_the_champion_by_alias_with_its_signature(champion, test_im
     assert float(run.data.params["regularization rate"]) == champion.regularization
     assert run.data.metrics["regularization rate"] == champion.regularization
     # loading by alias wrote MLflow's registered_model_meta into the registry's copy: the flow still trusts it
-    checked = LocalWorkspace(tmp_path / "ws").load_model(champion, tmp_path / "fetched")
+    checked = LocalWorkspace(trained_workspace).load_model(champion, tmp_path / "fetched")
     assert checked.predict(test_images).tolist() == predicted.tolist()
 
 

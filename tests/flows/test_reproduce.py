@@ -13,10 +13,8 @@ from tests.flows.flow_runs import mlflow_runs, model_versions
 
 
 @pytest.fixture
-def workspace(flow, tmp_path):
-    state = flow()
-    assert state.is_completed(), state.message
-    return tmp_path / "ws"
+def workspace(trained_workspace):
+    return trained_workspace
 
 
 def reproduce(workspace, ref: str, capsys) -> tuple[int, list[str]]:
@@ -106,11 +104,12 @@ def test_an_unknown_version_is_one_line_and_exit_2(workspace, capsys):
     ]
 
 
-def test_a_reference_that_is_no_version_or_alias_is_refused(workspace, capsys):
-    code, lines = reproduce(workspace, "../1", capsys)
+def test_a_reference_that_is_no_version_or_alias_is_refused_before_the_workspace_is_opened(tmp_path, capsys):
+    code, lines = reproduce(tmp_path / "no-workspace", "../1", capsys)
     assert code == 2 and lines == [
         "error: --reproduce '../1': expected a version number (such as 3) or an alias (such as champion)"
     ]
+    assert not (tmp_path / "no-workspace").exists()
 
 
 def test_a_thread_count_tag_that_is_no_number_is_reported_and_not_used(workspace, capsys):

@@ -19,11 +19,9 @@ N_TEST = 100  # the tiny test set's size (tests/idx_files.py)
 
 
 @pytest.fixture
-def workspace(flow, tmp_path):
-    """A workspace whose registry holds a champion, trained on the tiny data."""
-    state = flow()
-    assert state.is_completed(), state.message
-    return tmp_path / "ws"
+def workspace(trained_workspace):
+    """A workspace whose registry holds a champion, trained on the tiny data (once a session)."""
+    return trained_workspace
 
 
 def score(**params):
