@@ -5,19 +5,8 @@ by the contract suite (tests/workspaces/contract/test_port.py); the flows show t
 import pytest
 
 from steps.registry import best_run, register
+from tests.workspaces.jobs import a_run_result as a_result
 from workspaces.base import ModelVersion, RunResult
-
-
-def a_result(run_id: str, accuracy: float, rate: float = 0.8) -> RunResult:
-    return RunResult(
-        run_id=run_id,
-        name=f"reg-{rate:g}",
-        status="Completed",
-        regularization=rate,
-        metrics={"accuracy": accuracy},
-        data_hash="d" * 64,
-        source_hash="s" * 64,
-    )
 
 
 class Registry:
