@@ -116,6 +116,7 @@ def test_retry_after_is_read_in_seconds_or_as_a_date_and_through_a_wrapped_error
     wrapped.__cause__ = Throttled({"retry-after": "3"})
     assert retry_after(wrapped) == 3.0
     assert retry_after(Throttled({"Retry-After": "86400"})) == 300.0
+    assert retry_after(Throttled({"Retry-After": "soon, perhaps"})) == 0.0  # not understood: no crash, no wait
 
 
 class History:

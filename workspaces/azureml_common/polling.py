@@ -117,6 +117,8 @@ def retry_after(exc: BaseException) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        seconds = (when - datetime.now(UTC)).total_seconds() if when else 0.0
+        try:  # an HTTP date; anything else is an answer not understood: no wait beyond the back-off
+            seconds = (email.utils.parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            seconds = 0.0
     return max(0.0, min(RETRY_AFTER_LONGEST, seconds))
