@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from workspaces.azureml_common.errors import translate
+from workspaces.azureml_common.errors import status_code, translate
 from workspaces.azureml_common.polling import Backoff, LogReader, StatusBoard, retry_after
 from workspaces.base import LogSink, RunHandle, RunResult, RunState, finished_run
 from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, WorkspaceError, with_log_tail
@@ -167,7 +167,7 @@ def _new_lines(history, run_id: str, reader: LogReader, details: dict, final: bo
     try:
         return reader.read(name, details["logFiles"][name], history.read_from, final)
     except Exception as exc:
-        if 403 not in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None)):
+        if status_code(exc) != 403:
             raise
         details.update(history.run_details(run_id))
         return reader.read(name, details["logFiles"][name], history.read_from, final)
