@@ -198,7 +198,8 @@ class AzureSdk:
         """The statuses of the experiment's runs `run_ids`, in one query: the run history's `runs:query` filtered
         on their ids, as `get_runs_by_run_ids` of the SDK's experiment client writes it (a page per 500)."""
         client = ExperimentClient(self.workspace.service_context, experiment)
-        return {dto.run_id: dto.status for dto in client.get_runs_by_run_ids(run_ids=run_ids, page_size=500)}
+        listed = client.get_runs_by_run_ids(run_ids=run_ids, page_size=500)
+        return {dto.run_id: dto.status for dto in listed if dto.run_id and dto.status}  # as SDK v2's seam does
 
     def read_from(self, url: str, start: int) -> bytes:
         """A log file's bytes from `start` on, by its SAS URL (no credentials needed): an HTTP Range, so a log is

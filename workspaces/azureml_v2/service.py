@@ -58,7 +58,10 @@ class DataPlane:
         )
         response = self.client.send_request(request)
         response.raise_for_status()
-        return {run["runId"]: run["status"] for run in json.loads(response.text()).get("value", [])}
+        listed = json.loads(response.text()).get("value", [])
+        # an entry without its id or status is skipped: its run counts as not listed yet, and its follower asks
+        # for the run's details instead (polling.py), rather than the whole poll failing on one odd entry
+        return {run["runId"]: run["status"] for run in listed if run.get("runId") and run.get("status")}
 
     def metrics(self, tracking_endpoint: str, run_id: str) -> dict[str, float]:
         host, scope = self._base(tracking_endpoint)
