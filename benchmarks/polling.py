@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.idx_files import write_tiny_datastore_files
+from tests.workspaces.azureml_v1 import contract as v1_contract
+from tests.workspaces.azureml_v2 import contract as v2_contract
 from workspaces.azureml_common import adapter as common
 from workspaces.azureml_v1.workspace import AzureMLWorkspace
 from workspaces.azureml_v2.workspace import AzureMLv2Workspace
@@ -40,10 +42,7 @@ for line in range({int(RUN_SECONDS / LINE_SECONDS)}):
 """
 # each adapter's own interval between two polls, read before the test fixtures set it to a fraction of a second
 INTERVALS = {"azureml": AzureMLWorkspace.poll_seconds, "azureml-v2": AzureMLv2Workspace.poll_seconds}
-OPENED = {
-    "azureml": "tests.workspaces.azureml_v1.contract:opened",
-    "azureml-v2": "tests.workspaces.azureml_v2.contract:opened",
-}
+OPENED = {"azureml": v1_contract.opened, "azureml-v2": v2_contract.opened}
 
 
 def requests_of(fake) -> list[tuple[str, str]]:
@@ -58,10 +57,7 @@ def is_storage(target: str) -> bool:
 @pytest.mark.parametrize("count", COUNTS)
 @pytest.mark.parametrize("backend", list(OPENED))
 def test_polling_cost(backend, count, request, tmp_path, monkeypatch):
-    import importlib
-
-    module, function = OPENED[backend].split(":")
-    workspace = importlib.import_module(module).__dict__[function](request, tmp_path)
+    workspace = OPENED[backend](request, tmp_path)
     workspace.poll_seconds = POLL_SECONDS
     fake = request.getfixturevalue("fake_azure" if backend == "azureml" else "fake_azure_v2")
     go = tmp_path / "go"
