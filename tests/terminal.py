@@ -30,7 +30,10 @@ if pid == 0:
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTTOU):  # a job's signals, as a shell sets
         signal.signal(number, signal.SIG_DFL)
     os.execvp(command[0], command)
-os.setpgid(pid, pid)
+try:  # (both set the group, as shells do: whichever comes first; once the child has exec'd, only its own counts)
+    os.setpgid(pid, pid)
+except PermissionError:  # EACCES: the child has exec'd already, in the group it set itself
+    pass
 os.tcsetpgrp(0, pid)
 os.write(report, f"{pid}\\n".encode())
 _, status = os.waitpid(pid, 0)
@@ -57,7 +60,14 @@ class TerminalJob:
         os.close(terminal)
         os.close(report_write)
         self.report = os.fdopen(report_read)
-        self.pid = int(self.report.readline())
+        reported = self.report.readline()
+        if not reported.strip():  # the stand-in shell died: what it wrote is on the terminal
+            os.set_blocking(self.master, False)
+            written = b""
+            with contextlib.suppress(OSError):
+                written = os.read(self.master, 65536)
+            raise RuntimeError(f"the terminal's shell ended before its job started: {written.decode(errors='replace')}")
+        self.pid = int(reported)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
