@@ -126,9 +126,14 @@ def test_a_flow_killed_while_its_runs_queue_or_run_re_attaches_to_them(
         tmp_path, fake_azure, mirror, tiny_data, azure_config, "--training-dir", str(training_copy), *TWO_RATES
     )
     statuses = lambda: {r["tags"].get("run_name"): r["status"] for r in fake_azure.created_runs()}  # noqa: E731
+    wanted = {"reg-0.8": "Running", "reg-0.4": "Queued"}
     first = FlowProcess(command, subprocess_env)
     try:
-        wait_until(lambda: statuses() == {"reg-0.8": "Running", "reg-0.4": "Queued"}, 300, "one running, one queued")
+        try:
+            wait_until(lambda: statuses() == wanted, 300, "one running, one queued")
+        except AssertionError as missed:
+            runs = {r["tags"].get("run_name"): r["history"] for r in fake_azure.created_runs()}
+            raise AssertionError(f"{missed}: the runs went {runs}\n{first.output[-3000:]}") from None
         first.process.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         second = FlowProcess(command, subprocess_env)

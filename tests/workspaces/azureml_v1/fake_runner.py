@@ -137,8 +137,10 @@ def copy_output(script: subprocess.Popen, logs: list[Path], first_line: threadin
 
 def prepared(run: Run, at_most: float = 30.0) -> None:
     """Prepare (the image, on Azure: minutes) until the run is named: its tags come in the submit's second request,
-    and what a test asks of runs of one name (how long they queue ...) is applied to it then."""
-    deadline = time.monotonic() + at_most
+    and what a test asks of runs of one name (how long they queue ...) is applied to it then. A run whose test
+    asked that waits for its name up to 10 minutes (30 s ran out on a loaded machine: a run meant to stay
+    Queued went on and ran); others up to `at_most`, in case their tags never come."""
+    deadline = time.monotonic() + (600 if run.read().get("awaits_its_name") else at_most)
     while not run.read().get("tags") and time.monotonic() < deadline:
         time.sleep(POLL)
 

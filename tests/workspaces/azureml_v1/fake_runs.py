@@ -87,6 +87,9 @@ class Runs:
             "max_run_duration_seconds": config.get("maxRunDurationSeconds"),
             "logs": list(self.runtime_logs),
             "queue_seconds": self.queue_seconds.get(run_id, 0.0),
+            # a test that asked for runs of some name to behave so: the run prepares until it is named (its tags),
+            # however long the submit's second request takes on a busy machine, or it would miss what was asked
+            "awaits_its_name": bool(self.queue_seconds or self.preempt or self.interruptions),
             "preempt": False,
             "created": time.time(),
             "createdUtc": now_iso(),
