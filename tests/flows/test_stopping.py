@@ -6,7 +6,9 @@ marked KILLED, and that no process of the command (temporary server, fork server
 """
 
 import os
+import shutil
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -40,13 +42,31 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.fixture(scope="session")
+def migrated_prefect_database(prefect_api, tmp_path_factory) -> Path:
+    """A copy of a Prefect database migrated to this Prefect's schema (the session server's, copied before any test
+    wrote to it could matter: SQLite's backup API, safe while it runs). Each stop starts from a copy, as a user's
+    second run does: migrating a new database takes the temporary server 8 s more to start, which
+    tests/flows/test_cli.py's cold run pays once."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url.get_secret_value()
+    copy = tmp_path_factory.mktemp("migrated-prefect") / "prefect.db"
+    with sqlite3.connect(url.split(":///", 1)[1]) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    return copy
+
+
 @pytest.fixture
-def training_job(processes, mirror, tiny_data, training_copy, tmp_path):
+def training_job(processes, mirror, tiny_data, training_copy, tmp_path, migrated_prefect_database):
     """The flow with two runs that fit for minutes, as a terminal's job, with no Prefect server configured (a
-    fresh HOME): started, and waited for until both runs fit. Its processes are listed in `job.started`."""
+    HOME of its own, whose Prefect database is migrated): started, and waited for until both runs fit. Its
+    processes are listed in `job.started`."""
 
     def start(process_model: str = "fork") -> TerminalJob:
         edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(300)\n")
+        (tmp_path / "home" / ".prefect").mkdir(parents=True)
+        shutil.copyfile(migrated_prefect_database, tmp_path / "home" / ".prefect" / "prefect.db")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MNIST_", "AML_"))}
         env |= {"HOME": str(tmp_path / "home"), "MNIST_FLOW_RUN_PROCESS": process_model}
         command = flow_command(tmp_path, mirror.url, tiny_data[1], "--training-dir", str(training_copy), *TWO_RATES)
