@@ -23,7 +23,7 @@ from tests.flows.flow_runs import edit_train_script
 from tests.idx_files import write_tiny_datastore_files
 from tests.waiting import wait_until
 from tests.workspaces.azureml_v1 import http_seam
-from tests.workspaces.azureml_v1.test_workspace import a_job
+from tests.workspaces.jobs import a_job_on
 from workspaces.azureml_common import runs as following
 from workspaces.base import ComputeSpec, RunHandle, TrainingJob, WorkspaceRef
 from workspaces.errors import TransientError, WorkspaceError
@@ -41,7 +41,8 @@ def adapter(fake_azure, azure_config, tmp_path):
 def job(adapter, training_copy, tmp_path):
     def make(rate: float = 0.8, spec: ComputeSpec | None = None) -> tuple[TrainingJob, object]:
         compute = adapter.provision_compute(spec or ComputeSpec(name="cpu-cluster"))
-        return a_job(adapter, training_copy, tmp_path, rate).model_copy(update={"compute": compute.name}), compute
+        data = adapter.upload(write_tiny_datastore_files(tmp_path / "data"), "mnist")
+        return a_job_on(data, training_copy, compute.name, rate), compute
 
     return make
 
