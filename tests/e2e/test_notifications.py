@@ -18,7 +18,7 @@ from prefect.settings import temporary_settings
 from tests.conftest import PROJECT
 from tests.e2e.conftest import client_settings, latest_flow_run
 from tests.flows.flow_runs import edit_train_script
-from tests.waiting import wait_until
+from tests.waiting import eventually, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect-stack")]
 SECRET = "T000-B000-notify-secret-token"  # the part of a webhook URL that is a secret (as in Slack's)
@@ -79,8 +79,13 @@ def automations(stack) -> list:
         return client.read_automations()
 
 
-def events(stack, prefix: str) -> list:
-    """The events of the stack's server whose name starts with `prefix`, oldest first."""
+def events(stack, prefix: str, accept=bool) -> list:
+    """The events of the stack's server whose name starts with `prefix`, oldest first, once `accept` takes them:
+    the server stores the events it receives in batches, seconds after an automation may have acted on them."""
+    return eventually(lambda: stored_events(stack, prefix), accept, timeout=60, poll=1)
+
+
+def stored_events(stack, prefix: str) -> list:
     auth = base64.b64encode(stack.env["PREFECT_API_AUTH_STRING"].encode()).decode()
     answer = httpx.post(
         f"{stack.env['PREFECT_API_URL']}/events/filter",
@@ -135,9 +140,11 @@ def test_the_champion_moving_and_a_failed_run_each_notify_once_and_a_cached_run_
     assert "reg-0.3" in failed["body"] and "fails on purpose" in failed["body"]
     assert not any(SECRET in json.dumps(n["subject"] + n["body"]) for n in receiver.received)
 
-    registered = events(prefect_stack, "mnist-flow.model.registered")
-    assert [e["payload"]["version"] for e in registered][-2:] == ["1", "2"]
-    champion = events(prefect_stack, "mnist-flow.model.champion-moved")[-1]["payload"]
+    versions = lambda found: [e["payload"]["version"] for e in found][-2:]  # noqa: E731
+    registered = events(prefect_stack, "mnist-flow.model.registered", lambda found: versions(found) == ["1", "2"])
+    assert versions(registered) == ["1", "2"]
+    moved_to_2 = lambda found: found and found[-1]["payload"]["to_version"] == "2"  # noqa: E731
+    champion = events(prefect_stack, "mnist-flow.model.champion-moved", moved_to_2)[-1]["payload"]
     assert (champion["from_version"], champion["to_version"]) == ("1", "2") and champion["gain"] > 0
     (training_failed,) = events(prefect_stack, "mnist-flow.training.failed")
     assert training_failed["payload"]["run_name"] == "reg-0.3"
