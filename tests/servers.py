@@ -26,9 +26,10 @@ def answers(url: str) -> bool:
 
 @contextlib.contextmanager
 def serving(
-    command: Sequence[str], ready_url: str, log: Path, env: dict | None = None, timeout: float = 90
+    command: Sequence[str], ready_url: str, log: Path, env: dict | None = None, timeout: float = 90, grace: float = 20
 ) -> Iterator[subprocess.Popen]:
-    """Run `command` in its own process group until the block ends; yield once `ready_url` answers 200."""
+    """Run `command` in its own process group until the block ends; yield once `ready_url` answers 200. It is
+    stopped with SIGTERM, and SIGKILLed if it has not ended `grace` seconds later."""
     with open(log, "wb") as output:
         process = subprocess.Popen(
             command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
@@ -38,4 +39,4 @@ def serving(
         assert process.poll() is None, f"{' '.join(command)} exited {process.returncode}:\n{log.read_text()[-3000:]}"
         yield process
     finally:
-        stop_process_group(process, signal.SIGTERM, grace=20)
+        stop_process_group(process, signal.SIGTERM, grace=grace)

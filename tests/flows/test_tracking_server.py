@@ -41,7 +41,9 @@ def mlflow_server(tmp_path_factory):
         "1",
     ]
     url = f"http://127.0.0.1:{port}"
-    with serving(command, f"{url}/health", folder / "server.log", timeout=120):
+    # its uvicorn waits, once told to stop, for the connections the test's MLflow clients keep open (16 s seen):
+    # the server and its store are the test's alone, so it is not waited for long
+    with serving(command, f"{url}/health", folder / "server.log", timeout=120, grace=3):
         yield url, folder / "artifacts"
 
 
