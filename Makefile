@@ -12,8 +12,8 @@
 # make deploy the work pool, the deployments of prefect.yaml, and the automations (against PREFECT_API_URL)
 # make automations  apply automations/*.yaml, notifying through the block MNIST_FLOW_NOTIFY_BLOCK names
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-# pytest workers: the flow tests mostly wait (on processes, servers, back-off), so three overlap well on 2 cores
-# (measured: 7 min with two, 6 with three)
+# pytest workers: the flow tests often wait (on processes, servers, back-off), so three overlap on 2 cores; a fourth
+# only made each test slower (docs/contributing.md has the measurements)
 JOBS ?= 3
 VENV := .venv
 BIN := $(VENV)/bin
