@@ -29,6 +29,9 @@ ARTIFACT_KEYS = {
     "download-progress",
     "training-progress",
 }
+# seconds for what Prefect records after the flow (states, logs shipped in batches): a loaded CI machine is slow at
+# it, and a wait that is met early costs nothing
+PATIENCE = 60
 
 
 def task_runs(flow_run_id) -> list:
@@ -38,7 +41,7 @@ def task_runs(flow_run_id) -> list:
         with get_client(sync_client=True) as client:
             return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
 
-    return eventually(read, lambda runs: all(r.state_name in FINAL for r in runs))
+    return eventually(read, lambda runs: all(r.state_name in FINAL for r in runs), timeout=PATIENCE)
 
 
 def task_states(flow_run_id) -> dict[str, list[str]]:
@@ -59,7 +62,7 @@ def log_records(flow_run_id, expect: str | None = None) -> list:
                 records += page
         return records
 
-    return eventually(read, lambda records: expect is None or any(expect in r.message for r in records))
+    return eventually(read, lambda records: expect is None or any(expect in r.message for r in records), PATIENCE)
 
 
 def log_lines(flow_run_id, expect: str | None = None) -> list[str]:

@@ -27,7 +27,7 @@ def test_truncated_wrong_failing_and_slow_mirrors_are_each_skipped(flow, tiny_da
     def warnings_logged() -> list[str]:
         return [r.message for r in log_records(flow_run_id(state)) if r.level == logging.WARNING]
 
-    warnings = eventually(warnings_logged, lambda lines: len(lines) >= 16)  # Prefect ships logs in batches
+    warnings = eventually(warnings_logged, lambda lines: len(lines) >= 16, 60)  # Prefect ships logs in batches
     for server, problem in zip(
         servers, ("truncated", "wrong content: sha256", "HTTP 500", "no response"), strict=False
     ):
