@@ -4,9 +4,11 @@ error, an unknown VM size and a script error are not, and their message says wha
 rule: a submit whose answer was lost, and a flow killed while its runs are queued or running, never train a job a
 second time."""
 
+import os
 import signal
 import sys
 
+from tests.conftest import PROJECT
 from tests.flows.flow_runs import TWO_RATES, FlowProcess, edit_train_script, flow_command, flow_run_id
 from tests.prefect_api import log_lines
 from tests.waiting import wait_until
@@ -91,8 +93,11 @@ def test_a_submit_whose_answer_was_lost_is_followed_not_repeated(azure_flow, fak
 
 def flow_on_the_fake(tmp_path, fake, mirror, tiny_data, azure_config, *flags) -> list[str]:
     """The flow as a command (so it can be killed), its Azure backend the HTTP fake `fake` of this test."""
+    # the project named, not found from the working folder: a CI run once started it elsewhere ("No module named
+    # 'tests'"), though which earlier test moved that worker's working folder is not known
     code = (
-        "import sys, runpy; from tests.workspaces.azureml_v1.http_seam import install; install(int(sys.argv[1])); "
+        f"import sys, runpy; sys.path.insert(0, {str(PROJECT)!r}); "
+        "from tests.workspaces.azureml_v1.http_seam import install; install(int(sys.argv[1])); "
         "sys.argv = sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')"
     )
     python = (sys.executable, "-c", code, str(fake.port))
@@ -133,7 +138,8 @@ def test_a_flow_killed_while_its_runs_queue_or_run_re_attaches_to_them(
             wait_until(lambda: statuses() == wanted, 300, "one running, one queued")
         except AssertionError as missed:
             runs = {r["tags"].get("run_name"): r["history"] for r in fake_azure.created_runs()}
-            raise AssertionError(f"{missed}: the runs went {runs}\n{first.output[-3000:]}") from None
+            where = f"(this worker's working folder: {os.getcwd()})"
+            raise AssertionError(f"{missed}: the runs went {runs} {where}\n{first.output[-3000:]}") from None
         first.process.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         second = FlowProcess(command, subprocess_env)
