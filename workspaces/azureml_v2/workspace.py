@@ -52,15 +52,7 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         self.ref, self.connection, self.ml = ref, connection, connection.ml
         self.name = f"Azure ML workspace {self.ml.workspace_name!r} (SDK v2)"
         default = ref.datastore or self._call("finding the datastore", lambda: self.ml.datastores.get_default().name)
-        self.blobs = self._call(
-            "opening the datastore",
-            BlobFolder,
-            self.ml,
-            default,
-            connection.transport,
-            connection.credential,
-            **connection.storage_options,
-        )
+        self.blobs = self._blob_folder("opening the datastore", default)
         self._artifacts: BlobFolder | None = None
         self.plane = DataPlane(connection.credential, connection.transport)
         self._history_at = ""  # the run history's endpoint, from the first job followed
@@ -82,16 +74,21 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
     @property
     def artifacts(self) -> BlobFolder:
         if self._artifacts is None:
-            self._artifacts = self._call(
-                "opening the artifact store",
-                BlobFolder,
-                self.ml,
-                ARTIFACT_STORE,
-                self.connection.transport,
-                self.connection.credential,
-                **self.connection.storage_options,
-            )
+            self._artifacts = self._blob_folder("opening the artifact store", ARTIFACT_STORE)
         return self._artifacts
+
+    def _blob_folder(self, doing: str, datastore: str) -> BlobFolder:
+        """A datastore's container, reached on this connection's transport, credential and storage options."""
+        connection = self.connection
+        return self._call(
+            doing,
+            BlobFolder,
+            self.ml,
+            datastore,
+            connection.transport,
+            connection.credential,
+            **connection.storage_options,
+        )
 
     # compute --------------------------------------------------------------------------------------------------
     def provision_compute(self, spec: ComputeSpec) -> ComputeTarget:
