@@ -31,6 +31,7 @@ from flows.checks import (
     from_environment,
     whole_number,
 )
+from plumbing.retries import first_delay
 from steps.dataset import MNIST, Dataset
 from workspaces.backends import BACKENDS, DEFAULT_BACKEND, backend, choices
 from workspaces.base import ComputeSpec, WorkspaceRef
@@ -93,6 +94,7 @@ class FlowParameters(BaseModel):
         values = {k: v for k, v in (given or {}).items() if v is not None}
         try:
             params = cls.model_validate(values)
+            first_delay(os.environ)  # the steps' retry back-off, read where the flow runs (plumbing/retries.py)
             if from_deployment:  # checked as given (a symlink resolves there), where the worker allows
                 check_allowed_roots(cls.local_paths(values), os.environ, PROJECT)
             return params

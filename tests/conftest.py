@@ -15,6 +15,9 @@ os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 # the Azure ML SDK v1 reads its retry back-off from these when it loads (azureml/_restclient/clientbase.py): its
 # own retries run against the HTTP fake without their sleeps (32 s and more for a 429, up to 10 s for a 503)
 os.environ |= {"AZUREML_DEFAULT_BACKOFF": "0", "AZUREML_DEFAULT_500_BACKOFF": "0", "AZUREML_DEFAULT_503_BACKOFF": "0"}
+# and the flow's steps read theirs when their tasks are defined (plumbing/retries.py): a retried step waits a tenth
+# of a second, then a fifth ..., not 2, 4 and 8 s (tests/plumbing/test_retries.py checks the setting reaches them)
+os.environ["MNIST_FLOW_RETRY_BACKOFF"] = "0.1"
 for variable in (
     "MNIST_MIRROR",
     "MNIST_FLOW_WORKSPACE",

@@ -69,6 +69,11 @@ BAD_INPUT = [
         {"MNIST_FLOW_RUN_PROCESS": "spawn"},
         "MNIST_FLOW_RUN_PROCESS 'spawn': expected 'fork' (the default) or 'exec'",
     ),
+    (
+        [],
+        {"MNIST_FLOW_RETRY_BACKOFF": "soon"},
+        "MNIST_FLOW_RETRY_BACKOFF='soon': expected the seconds before a step's first retry, 0 to 3600 (default 2)",
+    ),
     (["--training-dir", "."], {}, "training folder '.' has no train.py; expected the tutorial's entry script"),
     (
         ["--mirror", "https://me:secret@example.org/"],
