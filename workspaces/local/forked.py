@@ -79,6 +79,23 @@ class ForkedProcess:
         return self.returncode
 
 
+def request_run(
+    control: socket.socket, argv: list[str], cwd: Path, env: dict[str, str], log_fd: int, slot_fd: int
+) -> ForkedProcess:
+    """Ask the server at the other end of `control` to fork a run; raises OSError if it is gone. (A request is one
+    message with its descriptors, so processes sharing `control` may ask at once: the answers come on each run's
+    own socket.)"""
+    replies, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with theirs:
+        request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()
+        socket.send_fds(control, [request], [theirs.fileno(), log_fd, slot_fd])
+    answer = replies.recv(REPLY_BYTES)
+    if not answer:
+        replies.close()
+        raise ConnectionError("the fork server ended before it started the run")
+    return ForkedProcess(json.loads(answer)["pid"], replies, argv)
+
+
 class ForkServer:
     def __init__(self) -> None:
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -109,15 +126,7 @@ class ForkServer:
 
     def start(self, argv: list[str], cwd: Path, env: dict[str, str], log_fd: int, slot_fd: int) -> ForkedProcess:
         """Fork a run; raises OSError if the server is gone."""
-        replies, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with theirs:
-            request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env}).encode()
-            socket.send_fds(self.control, [request], [theirs.fileno(), log_fd, slot_fd])
-        answer = replies.recv(REPLY_BYTES)
-        if not answer:
-            replies.close()
-            raise ConnectionError("the fork server ended before it started the run")
-        return ForkedProcess(json.loads(answer)["pid"], replies, argv)
+        return request_run(self.control, argv, cwd, env, log_fd, slot_fd)
 
     def close(self) -> None:
         self.control.close()  # the server kills what is left of its runs and exits

@@ -85,16 +85,17 @@ def test_a_model_path_the_service_rewrites_still_names_its_job(azure_v2_flow, fa
 
 
 @pytest.mark.parametrize("renewed", ["before it expires", "when refused"])
-def test_the_datastores_sas_is_renewed(azure_v2_flow, fake_azure_v2, monkeypatch, renewed):
-    """A SAS lasts an hour and a flow follows its jobs for longer: here it lasts two seconds and the job ten
-    (Azurite refuses an expired SAS, as Azure does). Renewed ahead of its expiry, or, with no margin, once the
-    storage refuses it: either way the model is read with a new SAS, and registered."""
+def test_the_datastores_sas_is_renewed(azure_v2_flow, fake_azure_v2, monkeypatch, training_copy, renewed):
+    """A SAS lasts an hour and a flow follows its jobs for longer: here it lasts two seconds and the job's script
+    sleeps four (Azurite refuses an expired SAS, as Azure does). Renewed ahead of its expiry, or, with no margin,
+    once the storage refuses it: either way the model is read with a new SAS, and registered."""
     from workspaces.azureml_v2 import storage
 
     fake_azure_v2.sas_seconds = 2
+    edit_train_script(training_copy, "    import time; time.sleep(4)\n")
     if renewed == "when refused":  # the adapter trusts a SAS an hour past its expiry: the storage must say no
         monkeypatch.setattr(storage, "SAS_MARGIN", storage.timedelta(hours=-1))
-    state = azure_v2_flow()
+    state = azure_v2_flow(training_dir=str(training_copy))
     assert state.is_completed(), state.message
     assert fake_azure_v2.count("PUT", "/models/sklearn_mnist/versions/") >= 1
     said = "refused the SAS" if renewed == "when refused" else "expires at"
