@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import sys
+import threading
 from pathlib import Path
 
 from workspaces.paths import inside
@@ -21,11 +22,22 @@ from workspaces.paths import inside
 PROJECT = Path(__file__).resolve().parents[1]
 PACKAGES = ("flows", "tasks", "steps", "plumbing", "training", "workspaces")
 ADAPTERS = PROJECT / "workspaces"  # its sub-folders are the adapters
+# CPython 3.11 builds a syntax tree's objects with a depth count kept in state its threads share
+# (python/cpython#106905): two steps of a flow computing their keys at once, on the flow's task threads, could
+# fail with "SystemError: AST constructor recursion depth mismatch", and the step then ran without a cache key
+# ("result will not be persisted", seen in CI). One parse at a time.
+_parsing = threading.Lock()
+
+
+def parsed(path: Path) -> ast.Module:
+    text = path.read_text()
+    with _parsing:
+        return ast.parse(text, str(path))
 
 
 @functools.cache
 def syntax_hash(path: Path) -> str:
-    return hashlib.sha256(ast.dump(ast.parse(path.read_text(), str(path))).encode()).hexdigest()
+    return hashlib.sha256(ast.dump(parsed(path)).encode()).hexdigest()
 
 
 def module_path(name: str) -> Path | None:
@@ -41,7 +53,7 @@ def module_path(name: str) -> Path | None:
 def imported_modules(path: Path) -> set[str]:
     """The modules a file imports: `import a.b`, and for `from a import b` the module a.b if it is one, else a."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

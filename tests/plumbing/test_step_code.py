@@ -1,13 +1,17 @@
 """A step's cache key covers the code it runs (plumbing/step_code.py): edit a step's module and that step runs
 again, the others stay cached, and `--plan` says why; a comment or a reformatting is no change."""
 
+import ast
 import os
 import re
 import shutil
 import subprocess
+import threading
+import time
 
 import pytest
 
+from plumbing import step_code as step_code_module
 from plumbing.step_code import PACKAGES, step_code, syntax_hash, what_changed
 from tests.conftest import PROJECT
 from tests.flows.flow_runs import flow_command
@@ -31,6 +35,37 @@ def test_a_comment_or_a_reformatting_is_no_change_but_a_statement_is(tmp_path):
     module.write_text('"""Doc."""\nx = fit(images[:2000])\n')
     assert syntax_hash.__wrapped__(module) != before
     assert what_changed({"a.py": "1", "b.py": "2"}, {"a.py": "1", "b.py": "3", "c.py": "4"}) == ["b.py", "c.py"]
+
+
+def test_steps_hashing_their_code_at_once_parse_one_file_at_a_time(monkeypatch):
+    """A flow's steps compute their keys on its task threads, and CPython 3.11's parser must not run on two at
+    once (step_code.py says why: a step lost its cache key in CI). Two steps' code hashed from two threads, each
+    parse made slow: never two parses at the same time, and both hashes are what one thread computes."""
+    alone = {module: step_code.__wrapped__(module) for module in ("tasks.baseline", "tasks.register")}
+    real_parse, active, most = ast.parse, [], []
+
+    def slow_parse(*args, **kwargs):
+        active.append(1)
+        most.append(len(active))
+        time.sleep(0.005)
+        try:
+            return real_parse(*args, **kwargs)
+        finally:
+            active.pop()
+
+    monkeypatch.setattr(step_code_module.ast, "parse", slow_parse)
+    syntax_hash.cache_clear()
+    together: dict[str, dict] = {}
+    threads = [
+        threading.Thread(target=lambda m=module: together.update({m: step_code.__wrapped__(m)})) for module in alone
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    syntax_hash.cache_clear()
+    assert together == alone
+    assert len(most) > 20 and max(most) == 1
 
 
 @pytest.fixture
