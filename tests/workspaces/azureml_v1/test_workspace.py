@@ -145,9 +145,14 @@ def test_stopping_the_flow_cancels_its_runs(adapter, fake_azure, training_copy, 
         wait_until(lambda: "fitting slowly" in lines, 60, "the run fitting")
         adapter.stop_all_runs()
 
-    threading.Thread(target=cancel_the_flow_once_the_run_fits, daemon=True).start()
+    canceller = threading.Thread(target=cancel_the_flow_once_the_run_fits, daemon=True)
+    canceller.start()
     with pytest.raises(RunCancelled, match="was cancelled because its flow was cancelled"):
         adapter.stream_logs(run, lines.append)
+    # stop_all_runs returns once it saw the run cancelled: waited for here, it never asks after the test's fake is
+    # gone (it did once, its SDK then looking up Azure's real host name)
+    canceller.join(timeout=60)
+    assert not canceller.is_alive()
     assert fake_azure.count("POST", f"/runId/{run.run_id}/cancel") == 1
     history = read_json(fake_azure.root / "runs" / run.run_id / "run.json")["history"]
     assert history[-2:] == ["CancelRequested", "Canceled"]
