@@ -13,6 +13,22 @@ def start(workspace, job, compute, said: list[str], retrain: bool = False) -> Ru
     return start_or_reuse(workspace, job, compute, said.append, retrain)
 
 
+@pytest.fixture
+def hold(tmp_path):
+    """A file a run's script waits on (held_while); gone at the test's end, failed or not, so no run waits on."""
+    path = tmp_path / "hold"
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def held_while(hold, training_copy, then: str = "") -> None:
+    """train.py waits while the file `hold` exists, then does `then`: a run the test keeps under way for as long as
+    it needs, on a loaded machine too (a run's script that fails at once can have failed before the next line of
+    the test, when it is forked from a warm interpreter)."""
+    wait = f"    import os, time\n    while os.path.exists({str(hold)!r}):\n        time.sleep(0.05)\n"
+    edit_train_script(training_copy, wait + then)
+
+
 def test_a_finished_run_is_adopted_and_nothing_is_submitted(workspace, job_and_compute):
     job, compute = job_and_compute()
     said: list[str] = []
@@ -31,28 +47,32 @@ def test_asked_to_retrain_a_finished_job_trains_it_again(workspace, job_and_comp
     workspace.stream_logs(again, lambda line: None)
 
 
-def test_a_run_under_way_is_attached_not_repeated(workspace, job_and_compute, training_copy):
+def test_a_run_under_way_is_attached_not_repeated(workspace, job_and_compute, training_copy, hold):
     """What a retried task meets: its first attempt's run still going."""
-    edit_train_script(training_copy, "    import time; time.sleep(2)\n")
+    hold.touch()
+    held_while(hold, training_copy)
     job, compute = job_and_compute()
     said: list[str] = []
     submitted = start(workspace, job, compute, said)
     attached = start(workspace, job, compute, said)
     assert isinstance(attached, RunHandle) and attached.run_id == submitted.run_id
     assert said[-1].startswith(f"run {submitted.run_id} of reg-0.8 is ") and said[-1].endswith("re-attached")
+    hold.unlink()
     assert workspace.stream_logs(attached, lambda line: None).accuracy > 0.9
     assert len(workspace.find_runs(job)) == 1
 
 
-def test_a_failed_run_counts_for_nothing(workspace, job_and_compute, training_copy):
-    edit_train_script(training_copy, "    raise RuntimeError('boom')\n")
+def test_a_failed_run_counts_for_nothing(workspace, job_and_compute, training_copy, hold):
+    held_while(hold, training_copy, then="    raise RuntimeError('boom')\n")
     job, compute = job_and_compute()
     failed = start(workspace, job, compute, [])
     with pytest.raises(RunFailed):
         workspace.stream_logs(failed, lambda line: None)
+    hold.touch()  # the second run stays under way until the test has looked
     again = start(workspace, job, compute, [])
     assert isinstance(again, RunHandle) and again.run_id != failed.run_id
     assert [known.state for known in workspace.find_runs(job)] == ["under_way", "failed"]
+    hold.unlink()
     with pytest.raises(RunFailed):
         workspace.stream_logs(again, lambda line: None)
 
