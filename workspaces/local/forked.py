@@ -133,6 +133,13 @@ class ForkServer:
         self.process.wait()
 
 
+def alive(server: ForkServer | None) -> ForkServer:
+    """`server`, or a new one if there is none or it died (one that refused stays refused: it would again)."""
+    if server is None or (server.process.poll() is not None and not server.refused):
+        return ForkServer()
+    return server
+
+
 _server: ForkServer | None = None
 _server_lock = threading.Lock()
 
@@ -143,10 +150,10 @@ def start(argv: list[str], cwd: Path, env: dict[str, str], log_fd: int, slot_fd:
     global _server
     with _server_lock:  # one request at a time on the control socket, one server per process
         for attempt in range(2):
-            if _server is None or (_server.process.poll() is not None and not _server.refused):
-                _server = ForkServer()
-                if _server.refused:
-                    log.warning("local runs start fresh interpreters: the fork server refused (%s)", _server.refused)
+            server = alive(_server)
+            if server is not _server and server.refused:
+                log.warning("local runs start fresh interpreters: the fork server refused (%s)", server.refused)
+            _server = server
             if _server.refused:
                 return None
             try:

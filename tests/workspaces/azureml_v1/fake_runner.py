@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from workspaces.local.forked import ForkedProcess, ForkServer, request_run
+from workspaces.local.forked import ForkedProcess, ForkServer, alive, request_run
 
 SCRIPT_FAILED = {
     "code": "UserError",
@@ -115,8 +115,7 @@ def script_server() -> socket.socket | None:
     control socket, which each runner inherits; None if it refused to start."""
     global _scripts
     with _scripts_lock:
-        if _scripts is None or (_scripts.process.poll() is not None and not _scripts.refused):
-            _scripts = ForkServer()
+        _scripts = alive(_scripts)
         return None if _scripts.refused else _scripts.control
 
 
