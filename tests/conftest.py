@@ -68,6 +68,15 @@ def training_copy(tmp_path) -> Path:
 
 
 @pytest.fixture
+def hold(tmp_path) -> Path:
+    """A file a run's script waits on while it exists (tests/flows/flow_runs.py: held_while); gone at the test's
+    end, failed or not, so no run waits on."""
+    path = tmp_path / "hold"
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture
 def subprocess_env(prefect_api) -> dict[str, str]:
     """The environment for a flow started as a command: the session's Prefect server, no stray settings."""
     return {**os.environ, "PREFECT_API_URL": prefect_api}

@@ -46,6 +46,14 @@ def edit_train_script(training_dir, before_main: str) -> None:
     script.write_text(text.replace("def main():\n", "def main():\n" + before_main, 1))
 
 
+def held_while(hold: Path, training_dir, then: str = "") -> None:
+    """train.py waits while the file `hold` exists (the `hold` fixture), then does `then`: a run the test keeps
+    under way for as long as it needs, on a loaded machine too (a run's script that fails at once can have failed
+    before the next line of the test, when it is forked from a warm interpreter)."""
+    wait = f"    import os, time\n    while os.path.exists({str(hold)!r}):\n        time.sleep(0.05)\n"
+    edit_train_script(training_dir, wait + then)
+
+
 def training_processes(workspace: Path) -> list[int]:
     """Pids of the processes working in a run folder of `workspace`: its local runs, forked or fresh."""
     runs = f"{Path(workspace).resolve() / 'runs'}{os.sep}"

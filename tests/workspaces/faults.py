@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ class Fault:
     body: Any = None  # None: the fake's own error body for `status` on that host
     headers: dict = field(default_factory=dict)
     seconds: float = 0.0  # "hang": how long the answer is held back
+    spent: Callable[[], None] | None = None  # called once its last time is given: what a test holds until then
 
 
 class Faults:
@@ -63,10 +65,12 @@ class Faults:
         body: Any = None,
         headers: dict | None = None,
         seconds: float = 0.0,
+        spent: Callable[[], None] | None = None,
     ) -> None:
-        """The next `times` requests of `method` whose path holds `path_part` get a fault of `kind`."""
+        """The next `times` requests of `method` whose path holds `path_part` get a fault of `kind`; `spent` is
+        called when the last of them is given (a test releases what it held until then: never a race)."""
         with self.lock:
-            self.targeted.append(Fault(method, path_part, kind, times, status, body, headers or {}, seconds))
+            self.targeted.append(Fault(method, path_part, kind, times, status, body, headers or {}, seconds, spent))
 
     def at_random(self, rate: float, seed: int, spared: tuple[str, ...] = ()) -> None:
         """From now on, every request (but those to `spared` hosts) gets one of RANDOM_KINDS with probability
@@ -84,6 +88,8 @@ class Faults:
                 if fault.times and fault.method == method and fault.path_part in path:
                     fault.times -= 1
                     self.injected.append((method, path, fault.kind, fault.status))
+                    if not fault.times and fault.spent is not None:
+                        fault.spent()
                     return fault
             if self.random is None or not self.rate or any(h in host for h in self.spared):
                 return None

@@ -284,7 +284,7 @@ class FakeAzureML(HttpTransport):
     def _versions(self, kind: str, rest, body, method: str):
         name = rest[0]
         if len(rest) == 1:  # the container: its latest version
-            versions = [k for k in self.state[kind] if k.startswith(f"{name}/")]
+            versions = [k for k in list(self.state[kind]) if k.startswith(f"{name}/")]
             if method == "put":
                 return 200, self._stored(kind, name, body or {}, name), {}
             if not versions:
@@ -292,7 +292,7 @@ class FakeAzureML(HttpTransport):
             latest = max(int(v.split("/")[1]) for v in versions if v.split("/")[1].isdigit())
             return 200, {"name": name, "properties": {"latestVersion": str(latest), "nextVersion": str(latest + 1)}}, {}
         if len(rest) == 2:  # the versions
-            listed = [v for k, v in self.state[kind].items() if k.startswith(f"{name}/")]
+            listed = [v for k, v in list(self.state[kind].items()) if k.startswith(f"{name}/")]
             return 200, {"value": listed}, {}
         key = f"{name}/{rest[2]}"
         if method == "put":
@@ -321,7 +321,8 @@ class FakeAzureML(HttpTransport):
     # ---- jobs -----------------------------------------------------------------------------------------------
     def jobs_get(self, rest, body):
         if not rest:  # the list, in one page (the SDK follows nextLink when there is one)
-            return 200, {"value": [self.jobs_get([name], None)[1] for name in self.state["jobs"]], "nextLink": None}, {}
+            listed = [self.jobs_get([name], None)[1] for name in list(self.state["jobs"])]  # (a copy: see runs_query)
+            return 200, {"value": listed, "nextLink": None}, {}
         job = self.state["jobs"].get(rest[0])
         if job is None:
             return self._missing("Job", rest[0])
@@ -439,7 +440,9 @@ class FakeAzureML(HttpTransport):
         wanted = set(re.findall(r"RunId eq ([^\s()]+)", query.get("filter") or ""))
         found = [
             {"runId": name, "status": self._sync(name).get("status", "Starting"), "experimentName": experiment}
-            for name, job in self.state["jobs"].items()
+            # a copy of the jobs: the flow's threads submit while another follows, and a job PUT adds to the dict
+            # while this loop reads it (a RuntimeError no real transport raises, which the adapter took for final)
+            for name, job in list(self.state["jobs"].items())
             if name in wanted and job["properties"].get("experimentName") == experiment
         ]
         return 200, {"value": found, "continuationToken": None}, {}

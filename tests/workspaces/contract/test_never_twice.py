@@ -4,29 +4,13 @@
 import pytest
 
 from steps.training import start_or_reuse
-from tests.flows.flow_runs import edit_train_script
+from tests.flows.flow_runs import held_while
 from workspaces.base import RunHandle, RunResult
 from workspaces.errors import RunFailed
 
 
 def start(workspace, job, compute, said: list[str], retrain: bool = False) -> RunHandle | RunResult:
     return start_or_reuse(workspace, job, compute, said.append, retrain)
-
-
-@pytest.fixture
-def hold(tmp_path):
-    """A file a run's script waits on (held_while); gone at the test's end, failed or not, so no run waits on."""
-    path = tmp_path / "hold"
-    yield path
-    path.unlink(missing_ok=True)
-
-
-def held_while(hold, training_copy, then: str = "") -> None:
-    """train.py waits while the file `hold` exists, then does `then`: a run the test keeps under way for as long as
-    it needs, on a loaded machine too (a run's script that fails at once can have failed before the next line of
-    the test, when it is forked from a warm interpreter)."""
-    wait = f"    import os, time\n    while os.path.exists({str(hold)!r}):\n        time.sleep(0.05)\n"
-    edit_train_script(training_copy, wait + then)
 
 
 def test_a_finished_run_is_adopted_and_nothing_is_submitted(workspace, job_and_compute):
