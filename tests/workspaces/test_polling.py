@@ -9,7 +9,8 @@ import pytest
 
 from tests.workspaces.jobs import a_job
 from workspaces.azureml_common.polling import Backoff, LogReader, StatusBoard, retry_after
-from workspaces.azureml_common.runs import follow, run_state
+from workspaces.azureml_common.runs import follow
+from workspaces.azureml_common.statuses import run_state
 from workspaces.base import RunHandle
 from workspaces.errors import TransientError, WorkspaceError
 
@@ -200,3 +201,48 @@ def test_a_run_in_the_status_unknown_is_warned_of_followed_and_never_taken_for_f
         follow(history, board, a_run(), lambda line: None, 60.0, sleep=clock.sleep, clock=clock)
     assert "run reg-0.8 is in a status the service calls Unknown" in [r.getMessage() for r in caplog.records]
     assert all(r.levelno == logging.WARNING for r in caplog.records if "Unknown" in r.getMessage())
+
+
+def test_a_run_the_listing_leaves_out_is_no_longer_known_and_its_end_is_seen_from_its_details():
+    """SDK v1's pager drops hidden runs, v2 skips malformed entries: a run listed once and then left out was kept
+    Running for ever (its end never seen). Now it is not known, so its follower asks for its details."""
+    clock, answers = Clock(), [{"run-1": "Running"}, {}, {}]
+
+    def query(experiment, run_ids):
+        return answers.pop(0) if answers else {}
+
+    board = StatusBoard(query, lambda: 1.0, clock)
+    board.watch("run-1", "sklearn-mnist")
+    assert board.status("run-1") == "Running"
+    clock.sleep(1.0)
+    assert board.status("run-1") is None
+
+
+def test_a_refused_status_query_is_given_up_once_and_each_run_is_followed_by_its_details(caplog):
+    """A 4xx to the query (an operation the service does not answer for these runs) fails no follower: one WARNING,
+    then every run's details are asked for, as azure-ai-ml's own jobs.stream polls them."""
+    from azure.core.exceptions import HttpResponseError
+
+    clock, asked = Clock(), []
+
+    def refused(experiment, run_ids):
+        asked.append(run_ids)
+        error = HttpResponseError(message="(UserError) The request is invalid")
+        error.status_code = 400
+        raise error
+
+    class DetailsOnly(History):  # the run advances a poll at each of its details, the only thing asked
+        def run_details(self, run_id):
+            self.poll += 1
+            return super().run_details(run_id)
+
+    history = DetailsOnly(["Running", "Running", "Completed"], [1, 2, 2])
+    board = StatusBoard(refused, lambda: 1.0, clock)
+    with caplog.at_level(logging.WARNING):
+        details, tail = follow(history, board, a_run(), lambda line: None, 1.0, sleep=clock.sleep, clock=clock)
+    assert details["status"] == "Completed" and list(tail) == ["line 0", "line 1"]
+    assert len(asked) == 1 and history.details_asked == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "Azure ML refused listing the statuses of the runs followed: (UserError) The request is invalid; each run's "
+        "details are asked for instead, one request per run an interval"
+    ]

@@ -18,7 +18,8 @@ import joblib
 
 from workspaces.azureml_common.errors import translate
 from workspaces.azureml_common.polling import StatusBoard
-from workspaces.azureml_common.runs import azure_outcome, follow, run_state, seconds_between
+from workspaces.azureml_common.runs import azure_outcome, follow, seconds_between
+from workspaces.azureml_common.statuses import run_state
 from workspaces.base import JOB_KEY_TAG, PAST_RUNS, KnownRun, ModelVersion, PastRun, RunHandle, RunResult
 from workspaces.errors import FlowError, RunCancelled, WorkspaceError
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
@@ -60,6 +61,7 @@ class AzureAdapter:
         self._live: dict[str, str] = {}  # run id -> name, of runs this process follows and has not seen end
         self._urls: dict[str, str | None] = {}  # run id -> its studio link, for a warning that needs one
         self._stopped: set[str] = set()
+        self._found_cancelling: set[str] = set()  # runs attached to while CancelRequested (an earlier flow's stop)
         self._stopping = False
         # the statuses of every run this adapter follows, in one query an interval (polling.py)
         self._board = StatusBoard(self._run_statuses, lambda: self.poll_seconds)
@@ -184,6 +186,10 @@ class AzureAdapter:
             raise RunCancelled(f"run {job.run_name!r} was not submitted: the flow is being cancelled", job.run_name)
 
     def attach(self, job: TrainingJob, run: KnownRun) -> RunHandle:
+        """Follow a run under way (CancelRequested too: it still runs and bills until Azure ML stops it; if it ends
+        Canceled, the task's retry trains the job anew)."""
+        if run.status == "CancelRequested":
+            self._found_cancelling.add(run.run_id)
         self._live[run.run_id] = run.name
         self._urls[run.run_id] = run.url
         return RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
@@ -207,7 +213,8 @@ class AzureAdapter:
         finally:
             self._live.pop(run.run_id, None)
         logged = self._logged(run.run_id, metrics) if details.get("status") == "Completed" else {}
-        return azure_outcome(run, details, tail, logged, run.run_id in self._stopped)
+        stopped, found_cancelling = run.run_id in self._stopped, run.run_id in self._found_cancelling
+        return azure_outcome(run, details, tail, logged, stopped, found_cancelling)
 
     def cancel(self, run: RunHandle) -> None:
         self._urls[run.run_id] = run.url

@@ -13,10 +13,16 @@ requests per interval, and a sweep of 64 is throttled by its own polling. So:
 from __future__ import annotations
 
 import email.utils
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+
+from workspaces.azureml_common.errors import translate
+from workspaces.errors import FlowError, TransientError
+
+log = logging.getLogger(__name__)
 
 GROWTH = 1.5  # the pause grows by this while nothing changes ...
 LONGEST = 6  # ... up to this many intervals (SDK v1: 30 s, SDK v2: 60 s)
@@ -26,7 +32,12 @@ RETRY_AFTER_LONGEST = 300.0  # a Retry-After beyond this is taken for this (a fo
 
 class StatusBoard:
     """The statuses of the runs being followed, refreshed with one query per experiment, at most once an interval.
-    A refresh that failed is not tried again before the interval is over: its error is given to each asker."""
+    A run the answer leaves out is not known until an answer lists it again (its follower asks for its details:
+    SDK v1's pager drops hidden runs, v2 entries may be malformed), never left at its last listed status.
+    A refresh that failed is not tried again before the interval is over: its error is given to each asker. A query
+    the service refuses (a 4xx: an operation it does not answer for these runs, a permission it lacks) is given up
+    for good, with one WARNING: each follower asks for its run's details instead, what azure-ai-ml's own
+    `jobs.stream` polls (one request per run an interval rather than one for all)."""
 
     def __init__(
         self, query: Callable[[str, list[str]], dict[str, str]], interval: Callable[[], float], clock=time.monotonic
@@ -36,6 +47,7 @@ class StatusBoard:
         self.known: dict[str, str] = {}
         self.asked_at = float("-inf")
         self.failure: Exception | None = None
+        self.refused: FlowError | None = None
         self.lock = threading.Lock()
 
     def watch(self, run_id: str, experiment: str) -> None:
@@ -49,10 +61,10 @@ class StatusBoard:
 
     def status(self, run_id: str) -> str | None:
         """The run's status as of at most one interval ago; None while the board has not listed it (a run watched
-        since the last query, or one the listing does not show yet: its follower asks for its details instead, as
-        it does at its first poll anyway)."""
+        since the last query, one the listing does not show, or every run once the query was refused: its follower
+        asks for its details instead, as it does at its first poll anyway)."""
         with self.lock:
-            if self.clock() - self.asked_at >= self.interval():
+            if self.refused is None and self.clock() - self.asked_at >= self.interval():
                 self._refresh()
             if self.failure is not None:
                 raise self.failure
@@ -65,9 +77,19 @@ class StatusBoard:
             by_experiment.setdefault(experiment, []).append(run_id)
         try:
             for experiment, run_ids in by_experiment.items():
-                self.known.update(self.query(experiment, sorted(run_ids)))
+                listed = self.query(experiment, sorted(run_ids))
+                for run_id in run_ids:  # (one left out is not known: it is not kept at its last status)
+                    if run_id in listed:
+                        self.known[run_id] = listed[run_id]
+                    else:
+                        self.known.pop(run_id, None)
         except Exception as exc:
-            self.failure = exc
+            error = translate(exc, "listing the statuses of the runs followed")
+            if isinstance(error, TransientError):
+                self.failure = exc
+                return
+            self.refused, self.known = error, {}
+            log.warning("%s; each run's details are asked for instead, one request per run an interval", error)
 
 
 class LogReader:

@@ -7,11 +7,12 @@ here: its status from one query for all the runs followed, its details (which li
 URLs) when its status changes, and the primary log from where the last read ended (polling.py says why: the
 cost of polling stays flat in the number of runs), its new lines going to the sink.
 
-What a run does between lines is said too (`Progress`): waiting (NotStarted, Starting, Provisioning, Preparing:
-its image; Queued: waiting for nodes), with a line again every HEARTBEAT_SECONDS while nothing changes; and stuck
-(NotResponding: its heartbeat is lost; Pausing, Paused, Unapproved, Unknown), a WARNING that names the run and how
-long it has been so. A run stuck for STUCK_DEADLINE_SECONDS is given up (the task fails, saying so, and the run is left
-alone: the next flow re-attaches to it).
+What a run does between lines is said too (`Progress`; what each status means: statuses.py): waiting (NotStarted,
+Starting, Provisioning, Preparing: its image; Queued: waiting for nodes), with a line again every HEARTBEAT_SECONDS
+while nothing changes; stuck (NotResponding: its heartbeat is lost; Pausing, Paused, Unapproved, Unknown, or a
+status neither SDK lists), a WARNING that names the run and how long it has been so; being cancelled or finalizing
+for that long, a WARNING with the studio link. A run stuck for STUCK_DEADLINE_SECONDS is given up (the task fails,
+saying so, and the run is left alone: the next flow re-attaches to it).
 
 Following is never the reason a run dies: a failed poll (HTTP 429/5xx, the network) is tried again after a pause,
 and when contact stays lost for MAX_POLL_FAILURES polls in a row the following gives up (a TransientError: the
@@ -28,32 +29,14 @@ from datetime import datetime
 
 from workspaces.azureml_common.errors import status_code, translate
 from workspaces.azureml_common.polling import Backoff, LogReader, StatusBoard, retry_after
-from workspaces.base import LogSink, RunHandle, RunResult, RunState, finished_run
+from workspaces.azureml_common.statuses import ENDED, WRITING, meaning, said
+from workspaces.base import LogSink, RunHandle, RunResult, finished_run
 from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, WorkspaceError, with_log_tail
 
 log = logging.getLogger(__name__)
 # the SDK's own pattern for a script run's output logs (azureml.core.ScriptRun._output_logs_pattern)
 OUTPUT_LOGS = re.compile(r"(user_logs/std_log[\D]*[0]*(?:_ps)?\.txt)|(azureml-logs/[\d]{2}.+\.txt)")
-TERMINAL = {"Completed", "Failed", "Canceled"}
-# the statuses of a run still going: the SDK's running statuses (azureml/_restclient/constants.py
-# RunStatus.get_running_statuses) and Finalizing; v2's job statuses add none beyond these
-WAITING = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued"}
-# Unknown: "the default job status if not mapped to all other statuses" (azure-ai-ml's JobStatus): alive, as far
-# as anyone knows, and billed: reported and followed as a stuck run is, never taken for failed
-STUCK = {"NotResponding", "Pausing", "Paused", "Unapproved", "Unknown"}
-WRITING = {"Running", "Finalizing"}  # a run whose log is asked for (again) while its details list none
-UNDER_WAY = WAITING | STUCK | WRITING
-SAID = {
-    "Starting": "starting",
-    "Provisioning": "waiting for its compute to be created",
-    "Preparing": "preparing its environment (the image is built once)",
-    "Queued": "queued, waiting for nodes",
-    "NotResponding": "not responding (its heartbeat is lost)",
-    "Pausing": "pausing",
-    "Paused": "paused",
-    "Unapproved": "waiting for approval",
-    "Unknown": "in a status the service calls Unknown",
-}
+TERMINAL = ENDED
 MAX_POLL_FAILURES = 8
 HEARTBEAT_SECONDS = 300.0  # a line again while a run waits or is stuck and nothing changes
 STUCK_DEADLINE_SECONDS = 3600.0  # following gives up on a run stuck this long (the run is left alone)
@@ -61,8 +44,10 @@ TAIL_LINES = 20
 
 
 class Progress:
-    """What a run is doing between log lines, said on each change of status and every HEARTBEAT_SECONDS while it
-    waits or is stuck; StuckTooLong once it has been stuck for STUCK_DEADLINE_SECONDS."""
+    """What a run is doing between log lines (statuses.py says what each status means), said on each change of
+    status and again every HEARTBEAT_SECONDS while it lasts: waiting at INFO; stuck, or in a status not known here,
+    as a WARNING; being cancelled or finalizing for that long, a WARNING with its studio link, since it still bills.
+    Following gives up (WorkspaceError) on a run stuck for STUCK_DEADLINE_SECONDS, and leaves it alone."""
 
     def __init__(self, run: RunHandle, clock: Callable[[], float] = time.monotonic):
         self.run, self.clock = run, clock
@@ -70,26 +55,33 @@ class Progress:
         self.since = self.said = clock()
 
     def saw(self, status: str) -> None:
-        now = self.clock()
+        now, kind = self.clock(), meaning(status)
         if status != self.status:
             self.status, self.since, self.said = status, now, now
-            self._say(status, 0)
-        elif status in WAITING | STUCK and now - self.said >= HEARTBEAT_SECONDS:
+            self._say(status, kind, 0)
+        elif status != "Running" and now - self.said >= HEARTBEAT_SECONDS:
             self.said = now
-            self._say(status, now - self.since)
-        if status in STUCK and now - self.since >= STUCK_DEADLINE_SECONDS:
-            where = f": {self.run.url}" if self.run.url else ""
+            self._say(status, kind, now - self.since)
+        if kind in ("stuck", "unknown") and now - self.since >= STUCK_DEADLINE_SECONDS:
             raise WorkspaceError(
                 f"run {self.run.name!r} has been {status} for {(now - self.since) / 60:.0f} min; following it gave up "
-                f"and it was not cancelled: look at it in the studio{where} (a new flow run re-attaches to it)"
+                f"and it was not cancelled: look at it in the studio{self.where} (a new flow run re-attaches to it)"
             )
 
-    def _say(self, status: str, seconds: float) -> None:
-        if status not in SAID:
+    @property
+    def where(self) -> str:
+        return f": {self.run.url}" if self.run.url else ""
+
+    def _say(self, status: str, kind: str, seconds: float) -> None:
+        if status == "Running":
             return
         lasting = f" for {seconds / 60:.0f} min" if seconds else ""
-        level = logging.WARNING if status in STUCK else logging.INFO
-        log.log(level, "run %s is %s%s", self.run.name, SAID[status], lasting)
+        if seconds and (kind == "stopping" or status == "Finalizing"):
+            message = "run %s has been %s%s; it may still bill: look at it in the studio%s"
+            log.warning(message, self.run.name, status, lasting, self.where)
+            return
+        level = logging.WARNING if kind in ("stuck", "unknown") else logging.INFO
+        log.log(level, "run %s is %s%s", self.run.name, said(status), lasting)
 
 
 def primary_log(log_files: dict[str, str]) -> str | None:
@@ -173,16 +165,6 @@ def _new_lines(history, run_id: str, reader: LogReader, details: dict, final: bo
         return reader.read(name, details["logFiles"][name], history.read_from, final)
 
 
-def run_state(status: str) -> RunState:
-    """What a run's status means for the rule that trains a job once (steps/training.py): a Completed run may be
-    adopted (if it logged its accuracy and kept its model), one under way attached (NotResponding and Paused
-    among them: such a run is alive, and a second one beside it would bill twice); CancelRequested, Canceled
-    and Failed runs count for nothing."""
-    if status == "Completed":
-        return "finished"
-    return "under_way" if status in UNDER_WAY else "failed"
-
-
 def seconds_between(start: str | None, end: str | None) -> float | None:
     """A run's time on its node from the run history's startTimeUtc and endTimeUtc (ISO 8601, 'Z'); None when
     either is missing or not a time (an answer of the service is input: a plan is not refused for it)."""
@@ -197,19 +179,29 @@ def last_value(value):
     return value[-1] if isinstance(value, list) else value
 
 
-def azure_outcome(run: RunHandle, details: dict, tail: tuple[str, ...], metrics: dict, stopped: bool) -> RunResult:
-    """The run's result, or the error that says how it ended (see the retry rules in workspaces/errors.py)."""
+def azure_outcome(
+    run: RunHandle, details: dict, tail: tuple[str, ...], metrics: dict, stopped: bool, found_cancelling: bool = False
+) -> RunResult:
+    """The run's result, or the error that says how it ended (see the retry rules in workspaces/errors.py).
+    `stopped`: this flow cancelled it; `found_cancelling`: it was CancelRequested when this flow attached to it."""
     name, status = run.name, str(details.get("status"))
     metrics = {key: float(last_value(value)) for key, value in (metrics or {}).items()}
     if status == "Completed":
         return finished_run(run, status, metrics, tail)
-    raise run_error(name, status, details.get("error") or {}, tail, stopped)
+    raise run_error(name, status, details.get("error") or {}, tail, stopped, found_cancelling)
 
 
-def run_error(name: str, status: str, error: dict, tail: tuple[str, ...], stopped: bool) -> FlowError:
+def run_error(
+    name: str, status: str, error: dict, tail: tuple[str, ...], stopped: bool, found_cancelling: bool = False
+) -> FlowError:
     if status == "Canceled":
         if stopped:
             return RunCancelled(f"training run {name!r} was cancelled because its flow was cancelled", name, tail)
+        if found_cancelling:  # an earlier flow's stop, seen through: a Canceled run counts for nothing, train anew
+            return TransientError(
+                f"training run {name!r} was being cancelled when this flow found it (an earlier flow was stopped); "
+                "it is Canceled now: retrying submits a new run"
+            )
         return RunFailed(
             f"training run {name!r} was cancelled outside the flow (in the studio?); not retried", name, tail
         )

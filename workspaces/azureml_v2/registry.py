@@ -29,6 +29,7 @@ CHAMPION_TAG = "champion"
 class V2Registry:
     ml: Any
     _call: Callable[..., Any]
+    _find: Callable[..., Any]  # (workspace.py: what a call gets, None where the service answers 404)
 
     @property
     def artifacts(self) -> BlobFolder:  # the workspace's own (workspace.py)
@@ -50,8 +51,10 @@ class V2Registry:
         return sorted(self._versions(name), key=lambda v: int(v.version))
 
     def _versions(self, name: str) -> list[ModelVersion]:
-        listed = self._call(f"listing the versions of {name!r}", lambda: list(self.ml.models.list(name=name)))
-        return [self._version(model) for model in listed]
+        """Every version of `name`; none for a name never registered, which the service answers with a 404
+        (UserError, ModelNotFound: recorded in Azure's own sessions), not an empty list."""
+        listed = self._find(f"listing the versions of {name!r}", lambda: list(self.ml.models.list(name=name)))
+        return [self._version(model) for model in listed or []]
 
     def find_model_version(self, name: str, run_id: str) -> ModelVersion | None:
         return next((v for v in self._versions(name) if v.run_id == run_id), None)

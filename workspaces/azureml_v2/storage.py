@@ -119,18 +119,32 @@ class BlobFolder:
             self.write(f"{folder}/{MANIFEST}", json.dumps({**held, **digests}, indent=1, sort_keys=True).encode())
         return len(sent)
 
+    def names(self, prefix: str) -> list[str]:
+        """The blobs whose names start with `prefix`, one listing."""
+        return self._with_container(lambda container: list(container.list_blob_names(name_starts_with=prefix)))
+
+    def read_blob_from(self, path: str, start: int) -> bytes:
+        """A blob's bytes from `start` on, by its name in this container: as `read_from`, with this folder's
+        credential (renewed as it expires)."""
+        return ranged(lambda: self._with_container(lambda c: c.download_blob(path, offset=start).readall()))
+
     def read_from(self, url: str, start: int) -> bytes:
         """A blob's bytes from `start` on, by its (SAS) URL, as a run's details give its log files: a ranged read,
         so a log is read once. b"" for one that is not there (yet: a log file is listed before its first bytes
         reach the store, and is read again at the next poll) or has nothing new (the storage answers 416)."""
-        try:
-            return BlobClient.from_blob_url(url, **self.options).download_blob(offset=start).readall()
-        except ResourceNotFoundError:
+        return ranged(lambda: BlobClient.from_blob_url(url, **self.options).download_blob(offset=start).readall())
+
+
+def ranged(read: Callable[[], bytes]) -> bytes:
+    """What a ranged read gives, b"" for a blob not there (yet) or with nothing past the range's start (416)."""
+    try:
+        return read()
+    except ResourceNotFoundError:
+        return b""
+    except HttpResponseError as error:
+        if error.status_code == 416:
             return b""
-        except HttpResponseError as error:
-            if error.status_code == 416:
-                return b""
-            raise
+        raise
 
 
 def sas_expiry(sas: str) -> datetime | None:

@@ -3,8 +3,9 @@
 The tutorial's cells in SDK v2: connect `MLClient.from_config`; provision_compute `compute.get` or
 `compute.begin_create_or_update(AmlCompute(...))`; upload the files to the datastore and a versioned
 `Data(type=uri_folder)` named `mnist`, its version a hash of the files; submit `jobs.create_or_update(command(...))`;
-stream_logs the run history's log files, polled; the metrics from MLflow; register `models.create_or_update(Model(
-path="azureml://jobs/<job>/outputs/artifacts/paths/outputs/"))`; delete_compute `compute.begin_delete`.
+stream_logs the job's log files where azure-ai-ml's `jobs.stream` finds them (history.py), polled; the metrics
+from MLflow; register `models.create_or_update(Model(path="azureml://jobs/<job>/outputs/artifacts/paths/outputs/"))`;
+delete_compute `compute.begin_delete`.
 
 A job is named by the job's key and attempt (`mnist-flow-<key>-<n>`), and carries the key as a tag, in the one
 request that creates it: a retried submit, or a flow started again after a crash, finds it by that name.
@@ -23,6 +24,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from workspaces.azureml_common.adapter import AzureAdapter
 from workspaces.azureml_common.errors import translate
 from workspaces.azureml_v2.client import Connection, connect_client
+from workspaces.azureml_v2.history import LogFolder, RunHistory, default_output
 from workspaces.azureml_v2.jobs import DATA_NAME, aml_compute, command_job, data_asset, data_version
 from workspaces.azureml_v2.registry import V2Registry
 from workspaces.azureml_v2.service import DataPlane
@@ -238,10 +240,21 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         return self.artifacts.read(f"ExperimentRun/dcid.{job_name}/{MODEL_FILE}") is not None
 
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
-        tracking = self._history_at = self._tracking(run.run_id)
-        history = RunHistory(self.plane, self.artifacts, tracking)
+        job = self._call("reading a job", self.ml.jobs.get, run.run_id)
+        tracking = self._history_at = job.services["Tracking"].endpoint
+        history = RunHistory(self.plane, self.artifacts, tracking, self._log_folder(job))
         metrics = partial(self._call, f"reading run {run.name!r}'s metrics", self.plane.metrics, tracking, run.run_id)
         return self._follow_to_the_end(history, run, sink, metrics)
+
+    def _log_folder(self, job: Any) -> LogFolder | None:
+        """Where the job's runtime writes its logs (history.py): its default output folder, if it has one."""
+        found = default_output(job)
+        if found is None:
+            return None
+        datastore, prefix = found
+        if datastore == ARTIFACT_STORE:
+            return LogFolder(self.artifacts, prefix)
+        return LogFolder(self._blob_folder(f"opening datastore {datastore!r}", datastore), prefix)
 
     def _cancel_remotely(self, job_name: str) -> None:
         self.ml.jobs.begin_cancel(job_name)
@@ -269,16 +282,3 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
 def job_status(job) -> str:
     """A job's status as the service spells it (the SDK hands an enum member, or a string)."""
     return str(getattr(job.status, "value", job.status))
-
-
-class RunHistory:
-    """What workspaces/azureml_common/runs.py follows: a job's details and its log files, read here."""
-
-    def __init__(self, plane: DataPlane, artifacts: BlobFolder, tracking: str):
-        self.plane, self.artifacts, self.tracking = plane, artifacts, tracking
-
-    def run_details(self, run_id: str) -> dict:
-        return self.plane.run_details(self.tracking, run_id)
-
-    def read_from(self, url: str, start: int) -> bytes:
-        return self.artifacts.read_from(url, start)

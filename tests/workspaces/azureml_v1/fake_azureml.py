@@ -17,8 +17,8 @@ from tests.workspaces.azureml_v1.fake_runs import Runs
 from tests.workspaces.azureml_v1.fake_service import RECORDED, FakeServer, error_body, forward_to_azurite
 from tests.workspaces.azureml_v1.fake_snapshots import Execution, Snapshots
 from tests.workspaces.azureml_v1.http_seam import SUBSCRIPTION
+from tests.workspaces.azureml_v2 import recorded
 
-V2_RECORDED = RECORDED.parent.parent / "azureml_v2" / "recorded"
 WORKSPACE = "ws-mnist"
 GROUP = "rg-mnist"
 REGION = "eastus2"
@@ -51,7 +51,7 @@ class FakeAzureMLv1(FakeServer, Computes, Runs, History, Snapshots, Execution, A
             "workspaceartifactstore": f"azureml-{self.workspace_id[:8]}",
         }
         self.subscription, self.group, self.workspace_name, self.region = SUBSCRIPTION, GROUP, WORKSPACE, REGION
-        self._init_computes(ARM_SCOPE, V2_RECORDED)
+        self._init_computes(ARM_SCOPE)
         self._init_runs(ARM_SCOPE)
         self._init_history(ARM_SCOPE)
         self._init_snapshots(ARM_SCOPE)
@@ -106,10 +106,7 @@ class FakeAzureMLv1(FakeServer, Computes, Runs, History, Snapshots, Execution, A
     def workspace(self, request, subscription, group, name):
         if (subscription, group, name) != (SUBSCRIPTION, GROUP, WORKSPACE):
             return 404, {"error": {"code": "ResourceNotFound", "message": f"Workspace {name} not found"}}, {}
-        text = (V2_RECORDED / "workspace.json").read_text().replace("{scope}", SCOPE)
-        for placeholder, value in (("{subscription}", subscription), ("{group}", group), ("{workspace}", name)):
-            text = text.replace(placeholder, value)
-        answer = json.loads(text)
+        answer = recorded.workspace_in(REGION, subscription, group, name)
         answer["properties"]["workspaceId"] = self.workspace_id
         return 200, answer, {}
 

@@ -5,12 +5,11 @@ the workspace's `rp/workspaces/...` proxy or ARM; writes answer an `Azure-AsyncO
 polled (InProgress, then the operation's end: Succeeded, or Failed with its errors)."""
 
 import copy
-import json
 import uuid
 
 from tests.workspaces.azureml_v1.fake_service import error_body, now_iso
+from tests.workspaces.azureml_v2 import recorded
 
-V2_RECORDED_PUT = "compute_put.json"
 # a cluster at rest, as the service describes one after provisioning: no node, none wanted
 STEADY_AT_ZERO = {
     "allocationState": "Steady",
@@ -30,11 +29,11 @@ OPERATIONS = (
 class Computes:
     """Mixin of FakeAzureMLv1: its `computes` (name -> ARM resource) and their operations."""
 
-    def _init_computes(self, arm_scope: str, recorded) -> None:
+    def _init_computes(self, arm_scope: str) -> None:
         self.computes: dict[str, dict] = {}
         self.operations: dict[str, list[dict]] = {}
         self.failed_provisioning: dict[str, list[dict]] = {}  # name -> the errors its creation will end with
-        self._recorded_compute = json.loads((recorded / V2_RECORDED_PUT).read_text())
+        self._recorded_compute = recorded.stored("compute_put")
         compute = rf"{arm_scope}/computes/([^/]+)"
         for host in ("arm", "service"):
             prefix = "/rp/workspaces" if host == "service" else ""

@@ -230,6 +230,8 @@ def main(folder: Path, scripts: socket.socket | None) -> None:
     while script.poll() is None:
         if run.cancelled():
             run.update(status="CancelRequested")
+            while os.path.exists(run.read().get("cancelling_held_by") or ""):  # Azure takes its time (even hours)
+                time.sleep(POLL)
             os.killpg(script.pid, signal.SIGKILL)
             script.wait()
             copier.join()
