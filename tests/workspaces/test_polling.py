@@ -242,7 +242,13 @@ def test_a_refused_status_query_is_given_up_once_and_each_run_is_followed_by_its
         details, tail = follow(history, board, a_run(), lambda line: None, 1.0, sleep=clock.sleep, clock=clock)
     assert details["status"] == "Completed" and list(tail) == ["line 0", "line 1"]
     assert len(asked) == 1 and history.details_asked == 3
-    assert [r.getMessage() for r in caplog.records] == [
+    assert [r.getMessage() for r in once(caplog.records)] == [
         "Azure ML refused listing the statuses of the runs followed: (UserError) The request is invalid; each run's "
         "details are asked for instead, one request per run an interval"
     ]
+
+
+def once(records: list) -> list:
+    """Each log record once: a logging handler a test before in the same worker left on a logger hands caplog the
+    same record twice."""
+    return list({id(record): record for record in records}.values())
