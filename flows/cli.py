@@ -23,7 +23,6 @@ from pydantic_core import PydanticUndefined
 
 from flows.parameters import FlowParameters, TrainingParameters
 from workspaces import stop_all_runs
-from workspaces.backends import backend
 from workspaces.errors import ConfigError, FlowError
 
 # the flags whose name is not the parameter's (the tutorial's and the earlier command line's spelling)
@@ -41,7 +40,8 @@ class CommandLine:
     description: str
     parameters: type[FlowParameters]
     completed: Callable[[Any], str]
-    interrupted: Callable[[Any], str]  # its parameters -> what a stop (Ctrl-C, SIGTERM, SIGHUP) stopped
+    # its parameters -> what a stop (Ctrl-C, SIGTERM, SIGHUP) did; None: what stopping the training runs did
+    interrupted: Callable[[Any], str] | None = None
     reproduce: bool = False  # offers --reproduce VERSION (the training command line)
 
 
@@ -55,7 +55,6 @@ TRAINING = CommandLine(
         # the plan, or the registered version
         else f"registered model {done.name} version {done.version}: accuracy {done.accuracy:.4f}"
     ),
-    lambda params: backend(params.backend).stopped,
     reproduce=True,
 )
 
@@ -191,7 +190,9 @@ def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -
             with owned_temporary_server():
                 status, line = run_to_the_end(flow, arguments, command)
         except KeyboardInterrupt:  # the runs were stopped inside, while Prefect could still record it
-            stopped = command.interrupted(command.parameters.from_flow(arguments))
+            stopped = (  # what that did (asked again: nothing is sent twice)
+                command.interrupted(arguments) if command.interrupted else stop_all_runs().line()
+            )
             status, line = stop.exit_status, f"interrupted by {stop.name or 'Ctrl-C (SIGINT)'}: {stopped}"
     with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) cannot be told
         print(line, file=sys.stdout if status == 0 else sys.stderr)
@@ -203,7 +204,7 @@ def run_to_the_end(flow, arguments: dict, command: CommandLine) -> tuple[int, st
     try:
         state = flow(params=arguments, return_state=True)
     except KeyboardInterrupt:
-        stop_all_runs()  # already done if the flow was waiting for its runs; harmless twice
+        stop_all_runs()  # already done if the flow was waiting for its runs; nothing is sent twice
         raise
     if state.is_completed():
         return 0, command.completed(state.result())

@@ -19,12 +19,16 @@ if __name__ == "__main__":  # answer --help and bad input at once, before the he
 
     check_command_line()
 
+import logging
+
 from prefect import flow
+from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import deployment
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows.parameters import TrainingParameters
+from flows.stopping import said, stop_cancelled_flow_run
 from plumbing.pipeline import Pipeline, Step
 from steps.training import training_jobs
 from tasks.baseline import train_baseline
@@ -45,6 +49,7 @@ from tasks.training import plan_training, submit_training, wait_for_runs
 from tasks.upload import upload_data
 from workspaces import stop_all_runs
 from workspaces.base import ModelVersion
+from workspaces.errors import FlowError
 
 TUTORIAL = Pipeline(
     # ws = Workspace.from_config()
@@ -81,8 +86,19 @@ TUTORIAL = Pipeline(
 )
 
 
-def stop_training_runs(flow, flow_run, state) -> None:
-    """Cancelled, interrupted or crashed: no training run may outlive (or keep billing after) its flow."""
+def cancel_training_runs(flow, flow_run, state) -> None:
+    """Cancelled, from anywhere: every training run of the flow run is cancelled (flows/stopping.py)."""
+    logger = flow_run_logger(flow_run, flow)
+    try:
+        report = stop_cancelled_flow_run(flow_run.parameters, str(flow_run.id), flow_run.deployment_id is not None)
+    except FlowError as error:
+        logger.error("the flow run was stopped, but its training runs could not be looked for: %s", error)
+        return
+    logger.log(logging.INFO if report.complete else logging.WARNING, said(report))
+
+
+def stop_this_process_runs(flow, flow_run, state) -> None:
+    """Crashed: what this process holds is stopped (interrupted here); a killed process's runs go on."""
     stop_all_runs()
 
 
@@ -90,8 +106,8 @@ def stop_training_runs(flow, flow_run, state) -> None:
     name="mnist-training",
     task_runner=ThreadPoolTaskRunner(max_workers=32),  # type: ignore[arg-type]  # (Prefect's generics are invariant)
     validate_parameters=False,  # checked in the body, for one-line messages and the worker's own rules
-    on_cancellation=[stop_training_runs],
-    on_crashed=[stop_training_runs],
+    on_cancellation=[cancel_training_runs],
+    on_crashed=[stop_this_process_runs],
 )
 def mnist_training(params: TrainingParameters) -> ModelVersion | str:
     """Train the tutorial's model for each regularization rate and register the best (or, with `plan`, only

@@ -22,6 +22,7 @@ from prefect.futures import PrefectFuture
 from prefect.utilities.callables import get_call_parameters
 
 from plumbing.caching import WorkspaceTask
+from workspaces.errors import TransientError, given_up
 
 RUNS, CACHED = "run", "cached"
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()  # given by a step that would run
@@ -111,7 +112,10 @@ class Pipeline:
         for step in self.steps:
             if step.when and not values[step.when]:
                 continue
-            result = self._run_step(step, values)
+            try:
+                result = self._run_step(step, values)
+            except TransientError as error:  # its step retried it and gave up: the flow's message says so
+                raise given_up(error) from error
             if step.gives:
                 values[step.gives] = result
         return values

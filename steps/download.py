@@ -23,6 +23,7 @@ from steps.mnist import check_mnist
 from workspaces.errors import DataError, TransientError
 from workspaces.files import CHUNK, make_dirs, sha256_file, writing
 from workspaces.paths import inside
+from workspaces.secrets import redacted
 
 TIMEOUT_SECONDS = 30.0
 Progress = Callable[[float, float], None]
@@ -64,7 +65,7 @@ def download_files(
             moved = lambda done, size, i=index: progress(i + done / size, len(dataset.files))  # noqa: E731
             paths[file.name] = inside(staging, file.name)
             served = fetch_from_mirrors(file, paths[file.name], mirrors, moved, timeout, warn or say)
-            say(f"{file.name}: downloaded from {served}")
+            say(f"{file.name}: downloaded from {redacted(served)}")
         try:
             counts = check_mnist(paths)
         except DataError as exc:  # name the file as the user knows it, not by the staging folder's path
@@ -97,9 +98,10 @@ def fetch_from_mirrors(
             failures.append((mirror, failure))
             continue
         for failed, problem in failures:
-            warn(f"mirror {failed} failed to serve {file.source}: {problem}; {mirror} served it instead")
+            served = f"{redacted(mirror)} served it instead"
+            warn(f"mirror {redacted(failed)} failed to serve {file.source}: {problem}; {served}")
         return mirror
-    listing = "; ".join(f"{mirror}: {failure}" for mirror, failure in failures)
+    listing = "; ".join(f"{redacted(mirror)}: {failure}" for mirror, failure in failures)
     message = f"no mirror served a valid {file.source} (sha256 {file.sha256[:12]}...): {listing}"
     if any(failure.transient for _, failure in failures):
         raise TransientError(message + "; check the network, or point --mirror or MNIST_MIRROR at a local copy")

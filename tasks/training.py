@@ -13,6 +13,7 @@ from uuid import UUID
 from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
 
 import workspaces
 from plumbing.caching import still_held, workspace_task
@@ -25,22 +26,32 @@ from steps.training import run_name, start_or_reuse
 from tasks.notify import emit
 from workspaces.base import ComputeTarget, RunResult, TrainingJob, WorkspaceRef
 from workspaces.errors import RunCancelled, RunFailed
+from workspaces.owners import creating_runs_for
 
 
 def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
     """Every run's result once all have ended, with a progress artifact that counts them: a failed run does
     not cut the others short (their results are cached for the re-run). Interrupted while waiting (Ctrl-C,
     a worker's SIGTERM on cancellation), stop the runs first: Prefect waits for the tasks' threads before it
-    ends the flow, and those wait for the runs."""
+    ends the flow, and those wait for the runs. Nothing else stops them: a progress update Prefect's API
+    refuses is a line in the log, not a reason to cancel healthy runs."""
     description = f"{len(runs)} training runs"
     progress = cast(UUID, create_progress_artifact(0.0, key="training-progress", description=description))  # sync
     try:
         for finished, _ in enumerate(as_completed(runs), start=1):
-            update_progress_artifact(progress, 100.0 * finished / len(runs))
-    except BaseException:
-        workspaces.stop_all_runs()
+            show_progress(progress, 100.0 * finished / len(runs))
+    except BaseException as stopped:
+        if not isinstance(stopped, Exception):  # Ctrl-C, a termination: the flow is being stopped, not failing
+            get_run_logger().warning("the flow is being stopped: %s", workspaces.stop_all_runs().line())
         raise
     return [run.result() for run in runs]
+
+
+def show_progress(artifact: UUID, percent: float) -> None:
+    try:
+        update_progress_artifact(artifact, percent)
+    except Exception as exc:
+        get_run_logger().warning("could not update the training progress artifact (%s); the runs go on", exc)
 
 
 # the target's scale settings are left out of the key (the job names the target): more nodes, same models
@@ -53,7 +64,8 @@ def submit_training(
     logger = get_run_logger()
     workspace = workspaces.open_workspace(ws)
     reused = lambda known, how: emit(events.run_reused(job, known, how))  # noqa: E731
-    run = start_or_reuse(workspace, job, compute, logger.info, retrain, reused)  # a job is trained once
+    with creating_runs_for(str(flow_run.get_id() or "")):  # (their tag: a stop from anywhere finds them)
+        run = start_or_reuse(workspace, job, compute, logger.info, retrain, reused)  # a job is trained once
     if isinstance(run, RunResult):
         return run
     logger.info("run %s (regularization %g) on %r: %s", run.name, job.regularization, compute.name, run.url)

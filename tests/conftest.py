@@ -130,9 +130,10 @@ SLOW_FIXTURES = {
     "flow",
     "azure_flow",
     "azure_v2_flow",
+    "azure",
     "processes",
 }
-AZURE_HTTP_FIXTURES = {"fake_azure", "fake_azure_v2", "azurite", "azure_flow", "azure_v2_flow"}
+AZURE_HTTP_FIXTURES = {"fake_azure", "fake_azure_v2", "azurite", "azure_flow", "azure_v2_flow", "azure"}
 
 
 @pytest.fixture
@@ -282,6 +283,14 @@ def fake_azure_v2(tmp_path, azurite, monkeypatch):
     monkeypatch.setattr("workspaces.azureml_v2.workspace.AzureMLv2Workspace.poll_seconds", 0.2)
     yield fake
     fake.stop_every_run()
+
+
+@pytest.fixture(params=["azureml", "azureml-v2"])
+def azure(request, tmp_path):
+    """Either Azure adapter over its HTTP fake (tests/workspaces/azure.py), for a test that holds for both."""
+    from tests.workspaces.azure import Azure
+
+    return Azure(request.param, request, tmp_path)
 
 
 @pytest.fixture

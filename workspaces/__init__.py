@@ -11,6 +11,7 @@ import threading
 from workspaces.backends import DEFAULT_BACKEND, backend
 from workspaces.base import LocalOnly, Workspace, WorkspaceRef
 from workspaces.errors import ConfigError
+from workspaces.stop_report import StopReport
 
 _open: dict[WorkspaceRef, Workspace] = {}
 _open_lock = threading.Lock()
@@ -60,8 +61,17 @@ def open_local(ref: WorkspaceRef) -> LocalOnly:
     return workspace
 
 
-def stop_all_runs() -> int:
-    """Stop every training run this process started (Ctrl-C, cancellation); how many were stopped."""
+def stop_all_runs() -> StopReport:
+    """Stop every training run of the flows this process runs (Ctrl-C, SIGTERM, a cancelled flow): what it did."""
     with _open_lock:
         workspaces = list(_open.values())
-    return sum(workspace.stop_all_runs() for workspace in workspaces)
+    return sum((workspace.stop_all_runs() for workspace in workspaces), StopReport())
+
+
+def stop_runs_of(ref: WorkspaceRef, flow_run: str, experiment: str) -> StopReport:
+    """Cancel the runs of a Prefect flow run from another process than its own (the runner's cancellation hook),
+    found in the workspace by the flow run's tag. Only Azure ML's runs outlive their flow's process; a local
+    workspace's end with it (and the next flow marks them KILLED): nothing to do here for those."""
+    if not backend(ref.backend).cloud:
+        return StopReport()
+    return open_workspace(ref).stop_runs_of(flow_run, experiment)  # type: ignore[attr-defined]

@@ -50,8 +50,7 @@ class Backend:
     compute_settings: Callable[[ComputeSpec], str]  # how --plan describes a new target's settings
     check: Callable[[Any, Mapping[str, str]], None]  # the flow parameters' rules for it: ValueError if broken
     readable: Callable[[WorkspaceRef], bool]  # whether --plan may open it (opening must not create it)
-    cloud: bool  # reached with --workspace-config / --credentials-block; else a folder (and --tracking-uri)
-    stopped: str  # what stopping the flow did to its runs
+    cloud: bool  # reached with --workspace-config / --credentials-block; its runs outlive the flow's process
 
     @property
     def package(self) -> str:
@@ -74,7 +73,6 @@ def azure_ml(name: str, title: str, opens: str, sdk: Sdk) -> Backend:
         check=azure.check_settings,
         readable=azure.readable,
         cloud=True,
-        stopped="the training runs were cancelled on Azure ML",
     )
 
 
@@ -91,7 +89,6 @@ BACKENDS: dict[str, Backend] = {
             check=local.check_settings,
             readable=local.readable,
             cloud=False,
-            stopped="the training runs were stopped and marked KILLED",
         ),
         azure_ml(
             "azureml",

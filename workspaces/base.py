@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from workspaces.errors import RunFailed
 from workspaces.paths import inside
+from workspaces.stop_report import StopReport
 
 MODEL_FILE = "outputs/sklearn_mnist_model.pkl"  # where train.py saves the model, relative to the run
 MODEL_FILE_NAME = "sklearn_mnist_model.pkl"
@@ -292,7 +293,7 @@ class Workspace(Protocol):
     def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult: ...  # a finished run's result
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult: ...  # blocks until done
     def cancel(self, run: RunHandle) -> None: ...
-    def stop_all_runs(self) -> int: ...  # cancellation of the flow: every run this process started
+    def stop_all_runs(self) -> StopReport: ...  # the flow stopped: every run it started, cancelled, and said so
     # the registry: plain operations; which version is champion is decided in steps/registry.py
     def find_model_version(self, name: str, run_id: str) -> ModelVersion | None: ...
     def create_model_version(self, run: RunResult, name: str, tags: Mapping[str, str]) -> ModelVersion: ...

@@ -12,6 +12,8 @@ Only TransientError is retried (see `is_transient`). A message says what was giv
 to do: "unknown backend 'azure'; expected 'local', 'azureml' or 'azureml-v2'".
 """
 
+import re
+
 
 class FlowError(Exception):
     """Base of every error raised on purpose."""
@@ -54,3 +56,15 @@ def with_log_tail(message: str, log_tail: tuple[str, ...]) -> str:
 def is_transient(exc: BaseException | None) -> bool:
     """True for errors that a retry may overcome; used by the tasks' retry_condition_fn."""
     return isinstance(exc, TransientError)
+
+
+RETRYING = re.compile(r"[;:,]\s*(?:retrying|retried)\b[^;()\n]*")
+
+
+def given_up(error: TransientError) -> TransientError:
+    """`error` once its step's retries are spent: its text no longer says it is being retried (its last line would
+    say "retrying" with no retry left), and it says what is left to do. A log tail below its first line stays."""
+    first, _, rest = str(error).partition("\n")
+    said = " ".join(RETRYING.sub(" ", first).split()).rstrip(" ;:,")
+    said += "; its step was retried and gave up: run the flow again once the cause has passed"
+    return TransientError(f"{said}\n{rest}" if rest else said)

@@ -3,14 +3,36 @@
 A pid alone is reused by the kernel; the host, the boot id, the pid and the process's start time together name
 one process for good, so a run left by a killed flow can be recognised as orphaned, after any reboot. Every
 adapter tags its runs with their owner (OWNER_TAG): the local one to mark an orphan KILLED, the Azure ones to
-say, on re-attaching, that the flow which submitted a run is gone.
+say, on re-attaching, that the flow which submitted a run is gone. The Azure ones tag their runs with the Prefect
+flow run too (FLOW_RUN_TAG), so that whoever stops that flow run, from whatever process, finds them.
 """
 
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 OWNER_TAG = "mnist_flow.owner"
+FLOW_RUN_TAG = "mnist_flow.flow_run"  # the Prefect flow run a run belongs to: how a stop from anywhere finds it
+_flow_run: ContextVar[str] = ContextVar("mnist_flow_run", default="")
+
+
+def current_flow_run() -> str:
+    """The Prefect flow run whose step is creating runs here (tasks/training.py says so); "" outside one."""
+    return _flow_run.get()
+
+
+@contextlib.contextmanager
+def creating_runs_for(flow_run: str) -> Iterator[None]:
+    """Runs created inside belong to `flow_run` (their FLOW_RUN_TAG): set by the step, read by the adapters,
+    which import nothing of Prefect."""
+    token = _flow_run.set(flow_run)
+    try:
+        yield
+    finally:
+        _flow_run.reset(token)
 
 
 def _boot_id() -> str:

@@ -39,6 +39,12 @@ class PrefectStack:
         return self.run_deployment(name, params, "--watch", "--watch-timeout", "400")
 
 
+def seam_path() -> str:
+    """PYTHONPATH for a process that may reach a fake of Azure ML: the seam's folder, and the project (the seam
+    imports the fakes from tests/, which is not installed)."""
+    return os.pathsep.join([str(PROJECT / "tests" / "e2e" / "seam"), str(PROJECT)])
+
+
 def start(command: list[str], env: dict, log: Path, cwd: Path = PROJECT) -> subprocess.Popen:
     return subprocess.Popen(
         command, env=env, cwd=cwd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
@@ -79,7 +85,10 @@ def prefect_stack(tmp_path_factory, request) -> PrefectStack:
         # the worker starts in an empty folder: the pull step (prefect.yaml) says where each run's code is
         elsewhere = folder / "worker-folder"
         elsewhere.mkdir()
-        worker = start([PREFECT, "worker", "start", "--pool", POOL], server.env, folder / "worker.log", elsewhere)
+        # the seam (tests/e2e/seam/sitecustomize.py) in every process the worker starts: a run that names a fake of
+        # Azure ML (MNIST_FLOW_TEST_AZURE, a job variable) reaches it; any other run is untouched
+        worker_env = {**server.env, "PYTHONPATH": seam_path()}
+        worker = start([PREFECT, "worker", "start", "--pool", POOL], worker_env, folder / "worker.log", elsewhere)
         try:
             yield stack
         finally:

@@ -2,6 +2,7 @@
 changed after registration is refused."""
 
 import json
+import re
 import uuid
 
 import joblib
@@ -11,6 +12,7 @@ from prefect.client.orchestration import get_client
 
 from tests.flows.flow_runs import flow_run_id
 from tests.prefect_api import artifacts, log_lines
+from tests.workspaces.azureml_v2.fake_resources import KEY
 from workspaces.base import ModelVersion
 from workspaces.errors import DataError
 from workspaces.files import sha256_file
@@ -73,3 +75,41 @@ def test_a_version_registered_before_the_mlflow_model_is_fetched_as_its_pickle(f
     pickle.write_bytes(pickle.read_bytes() + b"tampered")
     with pytest.raises(DataError, match="the model file changed after registration"):
         workspace.fetch_model(legacy, tmp_path / "b")
+
+
+SIGNATURE = f"s1g{uuid.uuid4().hex}"
+# a secret left in a text: a SAS signature, an account key or a bearer token not redacted
+LEAKED = re.compile(r"sig=(?!REDACTED)[^&\s\"']+|AccountKey=(?!REDACTED)[^;\s]+|Bearer\s+(?!REDACTED)[\w.~+/=-]{6,}")
+REFUSED = (
+    b'<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to '
+    b"authenticate the request. Make sure the value of Authorization header is formed correctly</Message></Error>"
+)
+
+
+def texts_of(state) -> list[str]:
+    """What a person can read of a finished flow run: its logs, its state's message, its artifacts."""
+    texts = log_lines(flow_run_id(state), expect="Finished in state") + [str(state.message)]
+    for artifact in artifacts(flow_run_id(state)).values():
+        texts += [str(artifact.data), str(artifact.description)]
+    return texts
+
+
+@pytest.mark.parametrize("flow_on", ["flow", "azure_flow", "azure_v2_flow"], ids=["local", "azureml", "azureml-v2"])
+def test_a_faulty_flow_leaves_no_signature_key_or_token_in_any_text(flow_on, mirror, request, tmp_path):
+    """A log read refused (its SAS URL: SDK v1 put the whole URL, signature included, in its error), and a mirror
+    given as a SAS URL that fails: no text of the run carries a signature, an account key or a token."""
+    run = request.getfixturevalue(flow_on)
+    if flow_on == "azure_flow":
+        request.getfixturevalue("fake_azure").fail(
+            "GET", "/user_logs/std_log.txt", 403, "AuthenticationFailed", "Signature did not match", times=50
+        )
+    if flow_on == "azure_v2_flow":
+        headers = {"Content-Type": "application/xml", "x-ms-error-code": "AuthenticationFailed"}
+        fake = request.getfixturevalue("fake_azure_v2")
+        fake.faults.fail("GET", "/user_logs/std_log.txt", "status", 403, times=50, body=REFUSED, headers=headers)
+    sas_mirror = f"{mirror.url}nowhere/?sv=2024-11-04&sp=r&sig={SIGNATURE}"
+    state = run(mirrors=[sas_mirror, mirror.url])
+    texts = texts_of(state)
+    assert any("nowhere" in text for text in texts)  # the failing mirror was named, its signature not
+    assert [found for text in texts for found in LEAKED.findall(text)] == []
+    assert not [text for text in texts if SIGNATURE in text or KEY in text]

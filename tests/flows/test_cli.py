@@ -74,6 +74,12 @@ BAD_INPUT = [
         {"MNIST_FLOW_RETRY_BACKOFF": "soon"},
         "MNIST_FLOW_RETRY_BACKOFF='soon': expected the seconds before a step's first retry, 0 to 3600 (default 2)",
     ),
+    (
+        ["--backend", "azureml"],
+        {"MNIST_FLOW_FOLLOW_PATIENCE": "0"},
+        "MNIST_FLOW_FOLLOW_PATIENCE='0': expected the minutes following an Azure ML run keeps trying while the "
+        "service does not answer, more than 0 and at most 1440 (default 30)",
+    ),
     (["--training-dir", "."], {}, "training folder '.' has no train.py; expected the tutorial's entry script"),
     (
         ["--mirror", "https://me:secret@example.org/"],

@@ -12,7 +12,7 @@ from workspaces.azureml_common.polling import Backoff, LogReader, StatusBoard, r
 from workspaces.azureml_common.runs import follow
 from workspaces.azureml_common.statuses import run_state
 from workspaces.base import RunHandle
-from workspaces.errors import TransientError, WorkspaceError
+from workspaces.errors import WorkspaceError
 
 
 class Clock:
@@ -178,16 +178,47 @@ def test_a_log_url_whose_sas_expired_is_asked_for_again_and_read_on_where_it_sto
     assert history.details_asked == 3  # Running, the refused URL, Completed
 
 
-def test_a_status_query_that_keeps_failing_gives_up_following_without_an_answer():
+def test_losing_contact_is_waited_out_for_the_patience_said_all_along_and_given_up_truthfully(caplog):
+    """An outage is waited out for MNIST_FLOW_FOLLOW_PATIENCE (30 min unless set): a WARNING at the first failed
+    poll, a line every 5 minutes, then a final error that says the run was not cancelled, where it is, and that the
+    next flow run re-attaches (it said "retrying" with no retry left, after 8 polls: about 6 minutes, silent)."""
     clock = Clock()
 
     def down(experiment, run_ids):
         raise ConnectionResetError("reset by peer")
 
     history = History(["Running"], [0])
-    board = StatusBoard(down, lambda: 1.0, clock)
-    with pytest.raises(TransientError, match="the run was not cancelled"):
-        follow(history, board, a_run(), lambda line: None, 1.0, sleep=clock.sleep, clock=clock)
+    board = StatusBoard(down, lambda: 10.0, clock)
+    run = a_run().model_copy(update={"url": "https://ml.azure.com/runs/run-1"})
+    with caplog.at_level(logging.INFO), pytest.raises(WorkspaceError) as gave_up:
+        follow(history, board, run, lambda line: None, 10.0, sleep=clock.sleep, clock=clock, patience=1800)
+    said = str(gave_up.value)
+    assert said.startswith("lost contact with Azure ML for 30 min while following run 'reg-0.8'")
+    assert "retry" not in said
+    assert said.endswith(
+        "the run was not cancelled and may still be running on Azure ML: https://ml.azure.com/runs/run-1; the next "
+        "flow run re-attaches to it"
+    )
+    warned = [r.getMessage() for r in once(caplog.records) if r.levelno == logging.WARNING]
+    assert warned[0].startswith("lost contact with Azure ML while following run reg-0.8") and "30 min" in warned[0]
+    assert 5 <= sum(w.startswith("still no contact with Azure ML after") for w in warned) <= 6  # every 5 minutes
+
+
+def test_contact_back_before_the_patience_ends_goes_on_following(caplog):
+    clock, calls = Clock(), []
+
+    def flaky(experiment, run_ids):
+        calls.append(clock.now)
+        if len(calls) <= 3:
+            raise ConnectionResetError("reset by peer")
+        return dict.fromkeys(run_ids, "Completed" if len(calls) > 5 else "Running")
+
+    history = History(["Running"] * 5 + ["Completed"], [1] * 6)
+    board = StatusBoard(flaky, lambda: 1.0, clock)
+    with caplog.at_level(logging.INFO):
+        details, _ = follow(history, board, a_run(), lambda line: None, 1.0, sleep=clock.sleep, clock=clock)
+    assert details["status"] == "Completed"
+    assert "contact with Azure ML is back: following run reg-0.8 again" in [r.getMessage() for r in caplog.records]
 
 
 def test_a_run_in_the_status_unknown_is_warned_of_followed_and_never_taken_for_failed(caplog):
@@ -252,3 +283,25 @@ def once(records: list) -> list:
     """Each log record once: a logging handler a test before in the same worker left on a logger hands caplog the
     same record twice."""
     return list({id(record): record for record in records}.values())
+
+
+def test_a_log_the_storage_refuses_even_anew_is_given_up_and_the_run_followed_to_its_end(caplog):
+    """A log read refused twice (a new URL asked for between) failed the follower, its run left unwatched; now
+    the log is given up with a WARNING, and the run followed by its status alone."""
+
+    class Refusing(History):
+        def read_from(self, url, start):
+            error = Exception("AuthorizationPermissionMismatch: This request is not authorized")
+            error.status_code = 403
+            raise error
+
+    history = Refusing(["Running", "Running", "Completed"], [1, 1, 1])
+    clock = Clock()
+    board = StatusBoard(history.status, lambda: 1.0, clock)
+    with caplog.at_level(logging.WARNING):
+        details, tail = follow(history, board, a_run(), lambda line: None, 1.0, sleep=clock.sleep, clock=clock)
+    assert details["status"] == "Completed" and tail == ()
+    assert [r.getMessage() for r in once(caplog.records)] == [
+        "the storage refused reading run run-1's log (AuthorizationPermissionMismatch: This request is not "
+        "authorized); its lines are not shown here, its status is followed"
+    ]

@@ -7,7 +7,6 @@ finished run's metrics (`_metrics`), knows its model is kept (`_has_model`) and 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -19,17 +18,17 @@ import joblib
 from workspaces.azureml_common.errors import translate
 from workspaces.azureml_common.polling import StatusBoard
 from workspaces.azureml_common.runs import azure_outcome, follow, seconds_between
-from workspaces.azureml_common.statuses import run_state
+from workspaces.azureml_common.statuses import run_state, under_way
+from workspaces.azureml_common.stopping import Cancellations, cancel_all
 from workspaces.base import JOB_KEY_TAG, PAST_RUNS, KnownRun, ModelVersion, PastRun, RunHandle, RunResult
 from workspaces.errors import FlowError, RunCancelled, WorkspaceError
-from workspaces.owners import OWNER_TAG, is_alive, process_identity
+from workspaces.owners import FLOW_RUN_TAG, OWNER_TAG, current_flow_run, is_alive, process_identity
+from workspaces.stop_report import StopReport
 
 if TYPE_CHECKING:
     from workspaces.base import ComputeSpec, LogSink, TrainingJob, WorkspaceRef
 
 log = logging.getLogger(__name__)
-CANCEL_CHECKS = 5  # looks at a cancelled run's status before warning that its cancellation was not taken
-CANCELLED_OR_ENDED = {"CancelRequested", "Canceled", "Completed", "Failed"}
 METRICS_READS = 3  # reads of a Completed run's metrics before it is taken for one that never logged its accuracy
 
 
@@ -59,8 +58,11 @@ class AzureAdapter:
 
     def _init_runs(self) -> None:
         self._live: dict[str, str] = {}  # run id -> name, of runs this process follows and has not seen end
+        self._left: dict[str, str] = {}  # run id -> name, of runs whose following gave up: a stop still cancels them
         self._urls: dict[str, str | None] = {}  # run id -> its studio link, for a warning that needs one
-        self._stopped: set[str] = set()
+        self._experiments: dict[str, str] = {}  # run id -> its experiment (where its status is asked for)
+        self._flow_runs: dict[str, str] = {}  # Prefect flow run -> the experiment of the runs it created here
+        self._cancellations = Cancellations()
         self._found_cancelling: set[str] = set()  # runs attached to while CancelRequested (an earlier flow's stop)
         self._stopping = False
         # the statuses of every run this adapter follows, in one query an interval (polling.py)
@@ -150,12 +152,16 @@ class AzureAdapter:
         ]
 
     # the same for both
-    @staticmethod
-    def _run_tags(job: TrainingJob) -> dict[str, str]:
-        """A run's tags, given in the request that creates it: its job's key and the flow that owns it first."""
+    def _run_tags(self, job: TrainingJob) -> dict[str, str]:
+        """A run's tags, given in the request that creates it: its job's key, the process that owns it and the
+        Prefect flow run it belongs to (found by it when that flow run is stopped, from any process)."""
+        flow_run = current_flow_run()
+        if flow_run:
+            self._flow_runs[flow_run] = job.experiment
         return {
             JOB_KEY_TAG: job.key,
             OWNER_TAG: process_identity(),
+            **({FLOW_RUN_TAG: flow_run} if flow_run else {}),
             "run_name": job.run_name,
             "regularization": repr(job.regularization),
             "data_sha256": job.data.content_hash,
@@ -180,6 +186,7 @@ class AzureAdapter:
 
     def start_flow(self) -> None:
         self._stopping = False  # an earlier flow of this process may have been cancelled
+        self._cancellations = Cancellations()
 
     def _refuse_when_stopping(self, job: TrainingJob) -> None:
         if self._stopping:
@@ -190,65 +197,106 @@ class AzureAdapter:
         Canceled, the task's retry trains the job anew)."""
         if run.status == "CancelRequested":
             self._found_cancelling.add(run.run_id)
-        self._live[run.run_id] = run.name
-        self._urls[run.run_id] = run.url
+        self._watch(run.run_id, run.name, job.experiment, run.url)
         return RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
+
+    def _watch(self, run_id: str, name: str, experiment: str, url: str | None = None) -> None:
+        """From here on, stopping the flow cancels the run."""
+        self._live[run_id], self._experiments[run_id] = name, experiment
+        if url:
+            self._urls[run_id] = url
+
+    def _submitted(self, run_id: str, url: str | None) -> None:
+        """A run was created: a flow that began stopping meanwhile cancels it now, rather than leave it billing."""
+        self._urls[run_id] = url
+        if self._stopping:
+            log.warning("run %s was created while the flow was stopping: cancelling it", self._live.get(run_id))
+            self._cancel_runs({run_id: self._experiments[run_id]})
 
     def adopt(self, job: TrainingJob, run: KnownRun) -> RunResult:
         handle = RunHandle(run_id=run.run_id, name=run.name, job=job, url=run.url)
         return azure_outcome(handle, {"status": "Completed"}, (), self._logged(run.run_id), stopped=False)
 
     def _follow_to_the_end(self, history: Any, run: RunHandle, sink: LogSink, metrics: Callable[[], dict]) -> RunResult:
-        """Follow the run to its end. Losing contact, or a run stuck too long, gives up the following and leaves
-        the run alone (a FlowError: a retry or the next flow re-attaches); only an interruption of the flow itself
-        (a cancelled task, Ctrl-C) cancels it, since nothing would be left to watch a billed run."""
+        """Follow the run to its end. Losing contact, a run stuck too long, or any error while following gives up
+        the following and leaves the run alone (it is remembered: a later stop of the flow still cancels it, and
+        the next flow re-attaches); only an interruption of the flow itself (Ctrl-C, a cancelled task, a
+        termination) cancels it, since nothing would be left to watch a billed run."""
         self._urls[run.run_id] = run.url
         try:
             details, tail = follow(history, self._board, run, sink, self.poll_seconds)
         except FlowError:
+            self._left[run.run_id] = run.name
             raise
+        except Exception as exc:  # a defect while following is not a stop: the run goes on
+            self._left[run.run_id] = run.name
+            where = f": {run.url}" if run.url else ""
+            raise WorkspaceError(
+                f"following run {run.name!r} failed ({type(exc).__name__}: {exc}); the run was not cancelled and may "
+                f"still be running on Azure ML{where}; the next flow run re-attaches to it"
+            ) from exc
         except BaseException:
             self.cancel(run)
             raise
         finally:
             self._live.pop(run.run_id, None)
+        self._left.pop(run.run_id, None)
         logged = self._logged(run.run_id, metrics) if details.get("status") == "Completed" else {}
-        stopped, found_cancelling = run.run_id in self._stopped, run.run_id in self._found_cancelling
+        stopped, found_cancelling = run.run_id in self._cancellations.sent, run.run_id in self._found_cancelling
         return azure_outcome(run, details, tail, logged, stopped, found_cancelling)
 
     def cancel(self, run: RunHandle) -> None:
         self._urls[run.run_id] = run.url
-        self._cancel(run.run_id)
+        self._cancel_runs({run.run_id: self._experiments.get(run.run_id, run.job.experiment)})
 
-    def _cancel(self, run_id: str) -> None:
-        """Ask for the run's cancellation, then see it taken (CancelRequested, Canceled, or an end): the service's
-        answer to a cancel says nothing reliable (SDK v1 does not even look at it), so a run still going after
-        CANCEL_CHECKS polls gets a WARNING with its studio link: it may still bill."""
-        self._stopped.add(run_id)
-        where = f": {self._urls[run_id]}" if self._urls.get(run_id) else ""
+    def _cancel_runs(self, runs: dict[str, str]) -> StopReport:
+        """Cancel `runs` (run id -> experiment) all at once and see it taken (stopping.py)."""
+        names = self._cancellations.names
+        names.update({r: names.get(r) or self._live.get(r) or self._left.get(r) or r for r in runs})
+        self._cancellations.links.update({r: url for r, url in self._urls.items() if r in runs and url})
+        return cancel_all(runs, self._cancellations, self._cancel_remotely, self._confirming_statuses)
+
+    def _confirming_statuses(self, experiment: str, run_ids: list[str]) -> dict[str, str]:
+        """The runs' statuses in one query, each run's own where the query does not answer for it."""
         try:
-            self._cancel_remotely(run_id)
-        except Exception as exc:
-            log.warning(
-                "could not cancel run %s (%s); cancel it in the studio%s", run_id, translate(exc, "cancelling"), where
-            )
-            return
-        for check in range(CANCEL_CHECKS):
-            with contextlib.suppress(Exception):  # (a failed look is one look less)
-                if self._run_status(run_id) in CANCELLED_OR_ENDED:
-                    return
-            time.sleep(self.poll_seconds * (check + 1))
-        log.warning(
-            "run %s was asked to cancel, but has not; it may still run and bill: cancel it in the studio%s",
-            run_id,
-            where,
-        )
+            listed = self._run_statuses(experiment, run_ids)
+        except Exception:
+            listed = {}
+        return {**{r: self._run_status(r) for r in run_ids if r not in listed}, **listed}
 
-    def stop_all_runs(self) -> int:
+    def stop_all_runs(self) -> StopReport:
+        """The flow is stopped: no new run starts in this process until the next flow, and every run of it is
+        cancelled: those followed or left, and those the run history holds under its flow runs' tag."""
         self._stopping = True
-        for run_id in list(self._live):
-            self._cancel(run_id)
-        return len(self._live)
+        runs = {run_id: self._experiments.get(run_id, "") for run_id in [*self._live, *self._left]}
+        for flow_run, experiment in list(self._flow_runs.items()):
+            runs |= self._tagged_runs(flow_run, experiment)
+        return self._cancel_runs(runs)
+
+    def stop_runs_of(self, flow_run: str, experiment: str) -> StopReport:
+        """Cancel the runs of Prefect flow run `flow_run`, from any process (the runner's cancellation hook): the
+        ones under way that the run history holds under its tag."""
+        self._stopping = True
+        return self._cancel_runs(self._tagged_runs(flow_run, experiment))
+
+    def _tagged_runs(self, flow_run: str, experiment: str) -> dict[str, str]:
+        """The runs under way that carry `flow_run`'s tag (run id -> experiment); none if they cannot be listed."""
+        try:
+            found = self._runs_of_flow_run(flow_run, experiment)
+        except Exception as exc:
+            log.warning("could not list flow run %s's runs on Azure ML: %s", flow_run, translate(exc, "listing them"))
+            return {}
+        runs = {}
+        for run in found:
+            if under_way(run["status"]):
+                runs[run["id"]] = experiment
+                self._cancellations.names.setdefault(run["id"], run.get("name") or run["id"])
+                self._urls.setdefault(run["id"], run.get("url"))
+        return runs
+
+    def _runs_of_flow_run(self, flow_run: str, experiment: str) -> list[dict]:
+        """The runs carrying FLOW_RUN_TAG = `flow_run`: id, status, name, url each."""
+        raise NotImplementedError
 
     def load_model(self, version: ModelVersion, folder: Path) -> Any:
         """The registered pickle, fetched (its sha256 checked) and unpickled: Azure ML registers the tutorial's

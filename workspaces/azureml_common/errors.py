@@ -26,6 +26,7 @@ import requests
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from workspaces.errors import ConfigError, FlowError, TransientError, WorkspaceError
+from workspaces.secrets import redacted
 
 AUTH_HINT = (
     "check config.json and `az login`, or AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, or the "
@@ -70,24 +71,46 @@ def _text(exc: BaseException) -> str:
 
 
 def message_of(exc: BaseException) -> str:
-    """What the service said, in one line: the error's code and message (azure-core's parsed error, or the
-    service's JSON answer inside the text, as SDK v1's submit and compute errors hold it), else the text."""
+    """What the service said, in one line, its secrets redacted: the error's code and message (azure-core's parsed
+    error, or the service's JSON answer inside the text, as SDK v1's submit and compute errors hold it), else the
+    text. An answer that is not what it seems (an escape JSON does not know, bytes that are not text) is given as
+    it came: reading a message is never the reason an error goes unexplained."""
     error: Any = getattr(exc, "error", None)  # azure-core's HttpResponseError: the parsed OData error
     if getattr(error, "code", None) and getattr(error, "message", None):
-        return " ".join(f"{error.code}: {error.message}".split())[:500]
+        return redacted(" ".join(f"{error.code}: {error.message}".split()))[:500]
     text = _text(exc)
     if "Content: b" in text:  # compute.py puts the answer's bytes in as their repr: read them back
-        with contextlib.suppress(ValueError, SyntaxError, UnicodeDecodeError):
+        with contextlib.suppress(ValueError, SyntaxError, UnicodeDecodeError, AttributeError, MemoryError):
             text = ast.literal_eval(text.split("Content: ", 1)[1].strip()).decode()
     found = MESSAGE_IN_TEXT.search(text)
     if found:
-        message = json.loads('"' + found.group(2) + '"')  # the JSON string's escapes undone
+        try:
+            message = json.loads('"' + found.group(2) + '"')  # the JSON string's escapes undone
+        except ValueError:  # (a backslash JSON does not know: the message as it is)
+            message = found.group(2)
         text = f"{found.group(1)}: {message}"
-    return " ".join(text.split())[:500]
+    return redacted(" ".join(str(text).split()))[:500]
 
 
 def translate(exc: BaseException, doing: str) -> FlowError:
-    """The project's error for an SDK exception raised while `doing` (e.g. "submitting run reg-0.8")."""
+    """The project's error for an SDK exception raised while `doing` (e.g. "submitting run reg-0.8"). It never
+    raises itself: an error it cannot read is a retried one if its status says so, else a final one that names it
+    (a translation that raised was taken for an interruption, and a healthy run cancelled)."""
+    try:
+        return _translate(exc, doing)
+    except Exception as failure:
+        try:
+            code = status_code(exc)
+        except Exception:
+            code = None
+        if code == 429 or (code is not None and code >= 500):
+            return TransientError(f"Azure ML answered HTTP {code} while {doing}; retrying with back-off")
+        return WorkspaceError(
+            f"Azure ML refused {doing}: {type(exc).__name__} (its message could not be read: {type(failure).__name__})"
+        )
+
+
+def _translate(exc: BaseException, doing: str) -> FlowError:
     if isinstance(exc, FlowError):
         return exc
     text, code = message_of(exc), status_code(exc)

@@ -99,6 +99,7 @@ class LogReader:
     def __init__(self) -> None:
         self.offsets: dict[str, int] = {}
         self.pending: dict[str, bytes] = {}
+        self.refused = False  # the storage refused the log even with a new URL: it is not read again
 
     def read(self, name: str, url: str, read_from: Callable[[str, int], bytes], final: bool = False) -> list[str]:
         start = self.offsets.get(name, 0)

@@ -15,20 +15,23 @@ for that long, a WARNING with the studio link. A run stuck for STUCK_DEADLINE_SE
 saying so, and the run is left alone: the next flow re-attaches to it).
 
 Following is never the reason a run dies: a failed poll (HTTP 429/5xx, the network) is tried again after a pause,
-and when contact stays lost for MAX_POLL_FAILURES polls in a row the following gives up (a TransientError: the
-task's retry re-attaches to the run, which was never cancelled). Only a cancelled or interrupted flow cancels its
-runs (adapter.py).
+with a WARNING at the first and a line every HEARTBEAT_SECONDS while contact stays lost; after the patience
+setting (MNIST_FLOW_FOLLOW_PATIENCE, 30 minutes unless set: settings.py) the following gives up, saying that the
+run was not cancelled, where to see it, and that the next flow run re-attaches to it (a final error: the
+patience was the retry). Only a stop of the flow cancels its runs (adapter.py).
 """
 
 import collections
 import logging
+import os
 import re
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from workspaces.azureml_common.errors import status_code, translate
+from workspaces.azureml_common.errors import message_of, status_code, translate
 from workspaces.azureml_common.polling import Backoff, LogReader, StatusBoard, retry_after
+from workspaces.azureml_common.settings import follow_patience
 from workspaces.azureml_common.statuses import ENDED, WRITING, meaning, said
 from workspaces.base import LogSink, RunHandle, RunResult, finished_run
 from workspaces.errors import FlowError, RunCancelled, RunFailed, TransientError, WorkspaceError, with_log_tail
@@ -37,7 +40,6 @@ log = logging.getLogger(__name__)
 # the SDK's own pattern for a script run's output logs (azureml.core.ScriptRun._output_logs_pattern)
 OUTPUT_LOGS = re.compile(r"(user_logs/std_log[\D]*[0]*(?:_ps)?\.txt)|(azureml-logs/[\d]{2}.+\.txt)")
 TERMINAL = ENDED
-MAX_POLL_FAILURES = 8
 HEARTBEAT_SECONDS = 300.0  # a line again while a run waits or is stuck and nothing changes
 STUCK_DEADLINE_SECONDS = 3600.0  # following gives up on a run stuck this long (the run is left alone)
 TAIL_LINES = 20
@@ -73,7 +75,8 @@ class Progress:
         return f": {self.run.url}" if self.run.url else ""
 
     def _say(self, status: str, kind: str, seconds: float) -> None:
-        if status == "Running":
+        doing = said(status)
+        if doing is None:
             return
         lasting = f" for {seconds / 60:.0f} min" if seconds else ""
         if seconds and (kind == "stopping" or status == "Finalizing"):
@@ -81,7 +84,7 @@ class Progress:
             log.warning(message, self.run.name, status, lasting, self.where)
             return
         level = logging.WARNING if kind in ("stuck", "unknown") else logging.INFO
-        log.log(level, "run %s is %s%s", self.run.name, said(status), lasting)
+        log.log(level, "run %s is %s%s", self.run.name, doing, lasting)
 
 
 def primary_log(log_files: dict[str, str]) -> str | None:
@@ -101,18 +104,19 @@ def follow(
     poll_seconds: float,
     sleep: Callable = time.sleep,
     clock=time.monotonic,
+    patience: float | None = None,
 ):
     """Stream the run's log into `sink` until it ends; its final details and the last lines of its log.
 
     Its status comes from `board` (one query for every run followed); its details (log files, error) are asked
     for only when its status changed, while its log is not listed yet, and when a log's URL is refused (its SAS
-    expired); its log is read from where the last read ended (polling.py)."""
+    expired); its log is read from where the last read ended (polling.py). `patience`: the seconds contact may
+    stay lost (default: the setting)."""
     reader, pause = LogReader(), Backoff(poll_seconds)
     tail: collections.deque = collections.deque(maxlen=TAIL_LINES)
-    progress = Progress(run, clock)
+    progress, contact = Progress(run, clock), Contact(run, poll_seconds, clock, patience)
     details: dict = {}
     status: str | None = None
-    failures = 0
     board.watch(run.run_id, run.job.experiment)
     try:
         while True:
@@ -126,18 +130,9 @@ def follow(
                 changed = str(details.get("status")) != status
                 status = str(details.get("status"))
                 lines = _new_lines(history, run.run_id, reader, details, ended)
-                failures = 0
+                contact.back()
             except Exception as exc:
-                error = translate(exc, f"following run {run.name!r}")
-                failures += 1
-                if not isinstance(error, TransientError):
-                    raise error from exc
-                if failures > MAX_POLL_FAILURES:
-                    raise TransientError(
-                        f"lost contact with Azure ML while following run {run.name!r} ({error}); the run was not "
-                        "cancelled: the retry re-attaches to it"
-                    ) from exc
-                sleep(max(retry_after(exc), min(60.0, poll_seconds * 2**failures)))
+                sleep(contact.lost(exc))
                 continue
             for line in lines:
                 tail.append(line)
@@ -150,19 +145,79 @@ def follow(
         board.forget(run.run_id)
 
 
+class Contact:
+    """Contact with the service while following a run: a failed poll that may pass (translated: a
+    TransientError) is waited out, said at the first, again every HEARTBEAT_SECONDS, and given up after the
+    patience; any other failure ends the following at once. The run is never cancelled for either."""
+
+    def __init__(self, run: RunHandle, poll_seconds: float, clock: Callable[[], float], patience: float | None):
+        self.run, self.poll_seconds, self.clock = run, poll_seconds, clock
+        self.patience = follow_patience(os.environ) if patience is None else patience
+        self.since: float | None = None
+        self.said = 0.0
+        self.failures = 0
+
+    def back(self) -> None:
+        if self.since is not None:
+            log.info("contact with Azure ML is back: following run %s again", self.run.name)
+        self.since, self.failures = None, 0
+
+    def lost(self, exc: Exception) -> float:
+        """How long to wait before the next poll; the error that ends the following, raised."""
+        error = translate(exc, f"following run {self.run.name!r}")
+        if not isinstance(error, TransientError):
+            raise error from exc
+        now, self.failures, what = self.clock(), self.failures + 1, message_of(exc)
+        if self.since is None:
+            self.since = self.said = now
+            log.warning(
+                "lost contact with Azure ML while following run %s (%s); trying again for up to %.0f min: the run "
+                "goes on meanwhile",
+                self.run.name,
+                what,
+                self.patience / 60,
+            )
+        elif now - self.said >= HEARTBEAT_SECONDS:
+            self.said = now
+            lost = (now - self.since) / 60
+            log.warning(
+                "still no contact with Azure ML after %.0f min (%s); run %s is not cancelled", lost, what, self.run.name
+            )
+        if now - self.since >= self.patience:
+            where = f": {self.run.url}" if self.run.url else ""
+            raise WorkspaceError(
+                f"lost contact with Azure ML for {(now - self.since) / 60:.0f} min while following run "
+                f"{self.run.name!r} ({what}); the run was not cancelled and may still be running on Azure ML{where}; "
+                "the next flow run re-attaches to it"
+            ) from exc
+        return max(retry_after(exc), min(60.0, self.poll_seconds * 2 ** min(self.failures, 8)))
+
+
 def _new_lines(history, run_id: str, reader: LogReader, details: dict, final: bool) -> list[str]:
     """The primary log's lines not read yet; a URL the storage refuses (a SAS that expired) is asked for again
-    with the run's details, once."""
+    with the run's details, once. Refused again, the log is given up with a WARNING, and the run followed by its
+    status alone: a log nobody may read is no reason to stop watching a billed run."""
     name = primary_log(details.get("logFiles") or {})
-    if not name:
+    if not name or reader.refused:
         return []
     try:
         return reader.read(name, details["logFiles"][name], history.read_from, final)
     except Exception as exc:
         if status_code(exc) != 403:
             raise
-        details.update(history.run_details(run_id))
+    details.update(history.run_details(run_id))
+    try:
         return reader.read(name, details["logFiles"][name], history.read_from, final)
+    except Exception as exc:
+        if status_code(exc) != 403:
+            raise
+        reader.refused = True
+        log.warning(
+            "the storage refused reading run %s's log (%s); its lines are not shown here, its status is followed",
+            run_id,
+            message_of(exc),
+        )
+        return []
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:

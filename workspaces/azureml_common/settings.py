@@ -28,6 +28,7 @@ def installed(module: str) -> bool:
 
 def check_settings(params: Any, environ: Mapping[str, str]) -> None:
     """The parameters' rules for an Azure ML run (ValueError with the sentence the user reads)."""
+    follow_patience(environ)
     if params.tracking_uri:
         raise ValueError(
             f"--tracking-uri is for the local workspace; {params.backend} keeps its runs in the Azure ML workspace"
@@ -65,6 +66,29 @@ def check_workspace_config(config_path: str) -> None:
             f"Azure ML workspace config {config_path!r}: subscription_id "
             f"{config['subscription_id']!r} is not a subscription id (a GUID)"
         )
+
+
+PATIENCE = "MNIST_FLOW_FOLLOW_PATIENCE"
+PATIENCE_MINUTES = 30.0
+
+
+def follow_patience(environ: Mapping[str, str]) -> float:
+    """MNIST_FLOW_FOLLOW_PATIENCE: the minutes following a run keeps trying while Azure ML does not answer (an
+    outage, a network cut) before it gives up (the run is left running); its seconds. ValueError with the
+    sentence the user reads."""
+    value = environ.get(PATIENCE)
+    if not value:
+        return PATIENCE_MINUTES * 60
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = float("nan")
+    if not 0 < minutes <= 1440:  # (NaN fails both)
+        raise ValueError(
+            f"{PATIENCE}={value!r}: expected the minutes following an Azure ML run keeps trying while the service "
+            f"does not answer, more than 0 and at most 1440 (default {PATIENCE_MINUTES:g})"
+        )
+    return minutes * 60
 
 
 def cluster_nodes() -> int:

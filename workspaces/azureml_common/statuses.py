@@ -54,9 +54,10 @@ def meaning(status: str) -> str:
     return MEANINGS.get(status, "unknown")
 
 
-def said(status: str) -> str:
-    if status in SAID:
-        return SAID[status]
+def said(status: str) -> str | None:
+    """What a run in `status` is doing, for a person; None where there is nothing to say (it runs, it ended)."""
+    if status in MEANINGS:
+        return SAID.get(status)
     return f"in status {status!r}, which neither Azure ML SDK lists: followed as under way"
 
 

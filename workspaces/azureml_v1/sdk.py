@@ -30,6 +30,7 @@ from azureml.core import Datastore, Experiment, Model, Run, Workspace
 from azureml.core.compute import AmlCompute, ComputeTarget
 from azureml.exceptions import ComputeTargetException
 
+from workspaces.azureml_common.errors import status_code
 from workspaces.azureml_common.settings import AZURE_SERVICE_PRINCIPAL, AZURE_WORKSPACE_VARIABLES
 from workspaces.base import JOB_KEY_TAG, WorkspaceRef
 from workspaces.errors import WorkspaceError
@@ -208,7 +209,11 @@ class AzureSdk:
         response = requests.get(url, headers={"Range": f"bytes={start}-"}, timeout=60)
         if response.status_code in (404, 416):
             return b""
-        response.raise_for_status()
+        if not response.ok:  # (raise_for_status would put the URL, its SAS signature included, in the error)
+            raise requests.HTTPError(
+                f"{response.status_code} {response.reason} reading a run's log file (its URL withheld: it holds a SAS)",
+                response=response,
+            )
         return response.content if response.status_code == 206 else response.content[start:]
 
     def cancel(self, run_id: str) -> None:
@@ -233,7 +238,12 @@ class AzureSdk:
         )
 
     def delete_model(self, name: str, version: str) -> None:
-        Model(self.workspace, name=name, version=int(version)).delete()
+        """Delete a version; one already gone (another flow deleted the same duplicate) is deleted."""
+        try:
+            Model(self.workspace, name=name, version=int(version)).delete()
+        except Exception as exc:
+            if status_code(exc) != 404 and "not found" not in str(exc).lower():
+                raise
 
     def set_model_tags(self, name: str, version: str, add: dict, remove: list) -> None:
         model = Model(self.workspace, name=name, version=int(version))

@@ -25,6 +25,7 @@ from workspaces.azureml_v1.registry import AzureRegistry
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
 from workspaces.errors import FlowError, TransientError
 from workspaces.files import sha256_file
+from workspaces.owners import FLOW_RUN_TAG
 from workspaces.paths import inside
 
 if TYPE_CHECKING:  # names used in annotations only
@@ -143,14 +144,19 @@ class AzureMLWorkspace(AzureAdapter, AzureRegistry):
         config = script_run_config(job, compute.name, self.environment, compute.max_run_minutes)
         attempts = self._call("counting earlier runs", self.sdk.find_runs, job.experiment, {JOB_KEY_TAG: job.key})
         run_id = self._run_id(job, len(attempts) + 1)
-        self._live[run_id] = job.run_name  # from here on, stopping the flow cancels it
+        self._watch(run_id, job.run_name, job.experiment)  # from here on, stopping the flow cancels it
         try:
             url = self._call(
                 f"submitting run {job.run_name!r}", self.sdk.submit, job.experiment, config, self._run_tags(job), run_id
             )
         except FlowError as error:
             url = self._submitted_after_all(job, run_id, error)
+        self._submitted(run_id, url)
         return RunHandle(run_id=run_id, name=job.run_name, job=job, url=url)
+
+    def _runs_of_flow_run(self, flow_run: str, experiment: str) -> list[dict]:
+        found = self.sdk.find_runs(experiment, {FLOW_RUN_TAG: flow_run})
+        return [{**run, "name": run["tags"].get("run_name", run["id"])} for run in found]
 
     def _submitted_after_all(self, job: TrainingJob, run_id: str, error: FlowError) -> str:
         """A submit that failed may have created its run: the SDK re-posts a submit whose answer was lost, and the

@@ -20,6 +20,7 @@ from azure.ai.ml.constants import AssetTypes, InputOutputModes
 from azure.ai.ml.entities import AmlCompute, Data, Environment, Model
 
 from workspaces.base import ComputeSpec, TrainingJob
+from workspaces.owners import FLOW_RUN_TAG
 
 IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 ENVIRONMENT_NAME = "sklearn-mnist-env"
@@ -93,6 +94,8 @@ def command_job(
         inputs={"data": Input(type=AssetTypes.URI_FOLDER, path=data, mode=InputOutputModes.RO_MOUNT)},
         environment=training_environment(),
         tags=tags,
+        # the flow run also as a property: the jobs' listing filters properties by value, tags only by key
+        properties={FLOW_RUN_TAG: tags[FLOW_RUN_TAG]} if FLOW_RUN_TAG in tags else {},
         timeout=max_run_minutes * 60,
     )
 

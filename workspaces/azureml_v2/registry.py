@@ -6,6 +6,7 @@ tag, as in SDK v1. The model file is read from the workspace's artifact store, w
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from workspaces.base import RunResult
 
 CHAMPION_TAG = "champion"
+log = logging.getLogger(__name__)
 
 
 class V2Registry:
@@ -78,7 +80,21 @@ class V2Registry:
             self.ml.models.create_or_update,
             model_asset(name, run.run_id, {**tags, "model_sha256": digest}),
         )
-        return self._version(model)
+        return self._once(self._version(model), run)
+
+    def _once(self, version: ModelVersion, run: RunResult) -> ModelVersion:
+        """The run's one version: two machines registering the same run at once each create one (the SDK reads
+        the registry's next version, then PUTs it; the registry lock is one machine's). Of the versions of this
+        run with this model (its sha256), the oldest is kept and the others archived (SDK v2 deletes no model
+        version; an archived one is left out of the listings); every flow answers the kept one."""
+        same = [v for v in self._versions(version.name) if v.run_id == run.run_id and v.sha256 == version.sha256]
+        same.sort(key=lambda v: int(v.version))
+        for extra in same[1:]:
+            log.warning(
+                "run %s was registered twice (two flows at once): archiving version %s", run.run_id, extra.version
+            )
+            self._call("archiving a duplicate version", self.ml.models.archive, extra.name, extra.version)
+        return same[0] if same else version
 
     def champion(self, name: str) -> ModelVersion | None:
         tagged = [v for v in self._versions(name) if v.tags.get(CHAMPION_TAG) == "true"]

@@ -32,6 +32,7 @@ from workspaces.azureml_v2.storage import BlobFolder
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE, ComputeTarget, DataRef, KnownRun, RunHandle, RunResult
 from workspaces.errors import FlowError
 from workspaces.files import sha256_file
+from workspaces.owners import FLOW_RUN_TAG
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -211,12 +212,23 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         name = self._job_name(job, len(self._jobs_of(job)) + 1)
         code, tags = self._code(job), self._run_tags(job)
         spec = command_job(job, name, compute.name, code, job.data.mount, tags, compute.max_run_minutes)
-        self._live[name] = job.run_name  # from here on, stopping the flow cancels it
+        self._watch(name, job.run_name, job.experiment)  # from here on, stopping the flow cancels it
         try:
             url = self._call(f"submitting run {job.run_name!r}", self.ml.jobs.create_or_update, spec).studio_url
         except FlowError as error:
             url = self._submitted_after_all(job, name, error)
+        self._submitted(name, url)
         return RunHandle(run_id=name, name=job.run_name, job=job, url=url)
+
+    def _runs_of_flow_run(self, flow_run: str, experiment: str) -> list[dict]:
+        """The jobs whose properties name the flow run (Jobs_List's `properties` filter: the value is a property as
+        well as a tag, since the listing filters tags by their key only)."""
+        listed = self.ml.jobs.list(properties=f"{FLOW_RUN_TAG}={flow_run}")
+        return [
+            {"id": job.name, "status": job_status(job), "name": (job.tags or {}).get("run_name"), "url": job.studio_url}
+            for job in listed
+            if (job.properties or {}).get(FLOW_RUN_TAG) == flow_run
+        ]
 
     def _submitted_after_all(self, job: TrainingJob, name: str, error: FlowError) -> str:
         """A PUT whose answer was lost may have created the job: azure-core sends it again, and the service then
@@ -237,7 +249,8 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
         return self._call(f"reading job {job_name}'s metrics", self.plane.metrics, self._tracking(job_name), job_name)
 
     def _has_model(self, job_name: str) -> bool:
-        return self.artifacts.read(f"ExperimentRun/dcid.{job_name}/{MODEL_FILE}") is not None
+        path = f"ExperimentRun/dcid.{job_name}/{MODEL_FILE}"
+        return self._call(f"looking for job {job_name}'s model", self.artifacts.read, path) is not None
 
     def stream_logs(self, run: RunHandle, sink: LogSink) -> RunResult:
         job = self._call("reading a job", self.ml.jobs.get, run.run_id)
@@ -264,6 +277,8 @@ class AzureMLv2Workspace(AzureAdapter, V2Registry):
 
     def _run_statuses(self, experiment: str, job_names: list[str]) -> dict[str, str]:
         # the run history of this workspace, at the tracking endpoint its jobs give (all give the same)
+        if not self._history_at:  # no job followed yet here (a cancellation hook's process): each job's own
+            return {name: self._run_status(name) for name in job_names}
         return self.plane.run_statuses(self._history_at, experiment, job_names)
 
     # cache validity -------------------------------------------------------------------------------------------

@@ -147,14 +147,14 @@ def stop(run_id: str) -> None:
         stop_group(run.process)
 
 
-def stop_all() -> int:
-    """Stop every run this process started and has not seen end; return how many were stopped."""
+def stop_all() -> list[str]:
+    """Stop every run this process started and has not seen end; the ids of those stopped."""
     stopping.set()
     with _live_lock:
         run_ids = list(_live)
     for run_id in run_ids:
         stop(run_id)
-    return len(run_ids)
+    return run_ids
 
 
 def live_run(run_id: str) -> LocalRun | None:

@@ -45,6 +45,7 @@ from workspaces.local.tracking import LocalTracking
 from workspaces.locks import exclusive, release
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
+from workspaces.stop_report import StopReport
 
 if TYPE_CHECKING:  # names used in annotations only
     from collections.abc import Sequence
@@ -62,6 +63,7 @@ class LocalWorkspace(LocalRegistry):
         self.root = Path(directory).resolve()
         self.tracking_uri = tracking_uri  # an MLflow tracking server; None: the workspace's SQLite file
         self.name = f"local workspace {self.root}"
+        self._stopped_runs: dict[str, None] = {}  # stopped since the flow started (asked again: the same report)
         make_dirs(self.path("datastore"), self.path("runs"), self.path("results"))
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
         write_bytes_atomically(self.path("locks", "writable"), b"\0" * 65536)
@@ -78,6 +80,7 @@ class LocalWorkspace(LocalRegistry):
 
     def start_flow(self) -> None:
         local_runs.stopping.clear()  # an earlier flow of this process may have been cancelled
+        self._stopped_runs = {}
 
     def _open_tracking(self) -> LocalTracking:
         tracking = LocalTracking(self.root, self.tracking_uri)
@@ -245,8 +248,11 @@ class LocalWorkspace(LocalRegistry):
     def cancel(self, run: RunHandle) -> None:
         local_runs.stop(run.run_id)
 
-    def stop_all_runs(self) -> int:
-        return local_runs.stop_all()  # every local run of this process: they share its life
+    def stop_all_runs(self) -> StopReport:
+        self._stopped_runs |= dict.fromkeys(
+            local_runs.stop_all()
+        )  # every local run of this process: they share its life
+        return StopReport(stopped=tuple(self._stopped_runs))
 
     def _run_url(self, experiment_id: str, run_id: str) -> str:
         ui = self.tracking_uri or "http://127.0.0.1:5000"  # the server's own UI, else `mlflow ui`'s default port

@@ -139,7 +139,10 @@ class History:
             "properties": record["properties"],
             "inputDatasets": [],
             "outputDatasets": [],
-            "runDefinition": {"script": record["script"], "arguments": record["arguments"], "target": record["target"]},
+            # the run configuration as it was submitted, as the service keeps it (ScriptRun.cancel of a run looked up
+            # by its id reads its target there: a definition without its environment it takes for a legacy one)
+            "runDefinition": record.get("definition")
+            or {"script": record["script"], "arguments": record["arguments"], "target": record["target"]},
             "logFiles": logs,
         }
         return 200, details, {}

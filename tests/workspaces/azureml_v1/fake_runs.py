@@ -84,6 +84,7 @@ class Runs:
             "script": config["script"],
             "arguments": arguments,
             "target": config["target"],
+            "definition": config,  # the run configuration as submitted: the details' runDefinition
             "max_run_duration_seconds": config.get("maxRunDurationSeconds"),
             "logs": list(self.runtime_logs),
             "queue_seconds": self.queue_seconds.get(run_id, 0.0),

@@ -89,7 +89,7 @@ def test_a_log_that_is_not_there_yet_or_breaks_off_is_read_again_at_the_next_pol
 def test_a_cancel_that_is_not_taken_is_checked_and_warned_of_with_the_runs_link(
     adapter, fake_azure, job, training_copy, caplog, status, monkeypatch
 ):
-    monkeypatch.setattr("workspaces.azureml_common.adapter.CANCEL_CHECKS", 3)
+    monkeypatch.setattr("workspaces.azureml_common.stopping.CONFIRM_SECONDS", 3)
     edit_train_script(training_copy, "    print('fitting slowly', flush=True)\n    import time; time.sleep(60)\n")
     run = adapter.submit(*job())
     fake_azure.fail("POST", "/cancel", status, "AuthorizationFailed" if status == 403 else "TooManyRequests", "no", 9)
@@ -97,7 +97,7 @@ def test_a_cancel_that_is_not_taken_is_checked_and_warned_of_with_the_runs_link(
         adapter.cancel(run)
     assert fake_azure.run_record(run.run_id)["status"] not in ("CancelRequested", "Canceled")  # it bills on
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(f"run {run.run_id} was asked to cancel, but has not" in w and run.url in w for w in warnings), warnings
+    assert any(f"run {run.name} was asked to cancel, but has not" in w and run.url in w for w in warnings), warnings
 
 
 # 4 ---------------------------------------------------------------------------------------------------------------

@@ -70,10 +70,20 @@ class Jobs:
         """A recorded job's answer as job `name`'s: its id, name, studio link and default output."""
         return json.loads(json.dumps(answer).replace(answer["name"], name))
 
+    def jobs_list(self, query: dict[str, list[str]]):
+        """The listing (Jobs_List), one page, each job as its GET answers it (the list's form: our reading), filtered
+        as the REST API documents its parameters: `tag` a tag's key, `properties` "name=value" pairs."""
+        wanted = dict(pair.split("=", 1) for pair in (query.get("properties") or [""])[0].split(",") if "=" in pair)
+        key = (query.get("tag") or [""])[0]
+        listed = []
+        for name in list(self.state["jobs"]):  # (a copy: a PUT of another thread adds to it)
+            job = self.jobs_get([name], None)[1]
+            properties, tags = job["properties"].get("properties") or {}, job["properties"].get("tags") or {}
+            if all(properties.get(k) == v for k, v in wanted.items()) and (not key or key in tags):
+                listed.append(job)
+        return 200, {"value": listed, "nextLink": None}, {}
+
     def jobs_get(self, rest, body):
-        if not rest:  # the listing, one page, each job as its GET answers it (the list's form: our reading)
-            listed = [self.jobs_get([name], None)[1] for name in list(self.state["jobs"])]  # (a copy: PUTs add)
-            return 200, {"value": listed, "nextLink": None}, {}
         job = self.state["jobs"].get(rest[0])
         if job is None:
             return self._missing("Job", rest[0])

@@ -124,7 +124,7 @@ class Resources:
         return status, answer, headers
 
     # ---- versioned assets -----------------------------------------------------------------------------------
-    def versions_get(self, kind: str, rest: list[str]):
+    def versions_get(self, kind: str, rest: list[str], query: dict[str, list[str]] | None = None):
         name = rest[0]
         if len(rest) == 1:  # the container, for its next version: not recorded (our reading of its model)
             versions = [key.split("/")[1] for key in list(self.state[kind]) if key.startswith(f"{name}/")]
@@ -134,8 +134,11 @@ class Resources:
             latest = max(numbers, default=0)
             return 200, {"name": name, "properties": {"latestVersion": str(latest), "nextVersion": str(latest + 1)}}, {}
         if len(rest) == 2:  # its versions: none at all is the recorded 404 (ModelNotFound), not an empty list
-            listed = [v for k, v in list(self.state[kind].items()) if k.startswith(f"{name}/")]
-            return (200, {"value": listed}, {}) if listed else self._not_registered(kind, name)
+            versions = [v for k, v in list(self.state[kind].items()) if k.startswith(f"{name}/")]
+            view = ((query or {}).get("listViewType") or ["ActiveOnly"])[0]
+            archived = {"ActiveOnly": (False,), "ArchivedOnly": (True,)}.get(view, (False, True))
+            listed = [v for v in versions if bool(v["properties"].get("isArchived")) in archived]
+            return (200, {"value": listed}, {}) if versions else self._not_registered(kind, name)
         found = self.state[kind].get(f"{name}/{rest[2]}")
         if found is None:
             return self._missing(kind, f"{name}:{rest[2]}")
@@ -157,6 +160,9 @@ class Resources:
         put, get = VERSION_ANSWERS[kind]
         status, answer, headers = self.recorded(put or get) if put or get else (201, {}, {})
         key = f"{name}/{rest[2]}"
+        existing = self.state[kind].get(key)
+        if existing is not None:  # an update of the version (archiving it, tagging it): 200, our reading of ARM
+            status = 200
         answer.update(
             id=f"{self.scope}/{kind}/{name}/versions/{rest[2]}",
             name=rest[2],
@@ -166,7 +172,8 @@ class Resources:
         kept = {k: v for k, v in answer.get("properties", {}).items() if k in SET_BY_THE_SERVICE}
         blank = dict.fromkeys(answer.get("properties", {})) | kept
         answer["properties"] = blank | self._as_stored(kind, body["properties"])
-        answer["systemData"] = {**answer.get("systemData", {}), "createdAt": datetime.now(UTC).isoformat()}
+        created = existing["systemData"] if existing else {"createdAt": datetime.now(UTC).isoformat()}
+        answer["systemData"] = {**answer.get("systemData", {}), **created}
         self.state[kind][key] = answer
         if "Location" in headers:
             headers["Location"] = f"https://management.azure.com{answer['id']}"

@@ -48,7 +48,23 @@ SCOPE = re.compile(
 )
 
 
-class FakeAzureML(Resources, Jobs, HttpTransport):
+class NothingToOpen(HttpTransport):
+    """An azure-core transport with no connection of its own to open or close."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class FakeAzureML(Resources, Jobs, NothingToOpen):
     def __init__(self, root: Path, azurite_url: str):
         self.root = Path(root)
         self.azurite_url = azurite_url.rstrip("/")  # http://127.0.0.1:<port>/devstoreaccount1
@@ -76,19 +92,7 @@ class FakeAzureML(Resources, Jobs, HttpTransport):
             if not client.exists():
                 client.create_container()
 
-    # ---- azure-core's transport protocol --------------------------------------------------------------------
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        pass
-
-    def open(self):
-        pass
-
-    def close(self):
-        pass
-
+    # ---- azure-core's transport protocol (send; the rest: NothingToOpen) --------------------------------------
     def send(self, request, **kwargs):
         url = urlparse(request.url)
         with self.lock:
@@ -132,18 +136,10 @@ class FakeAzureML(Resources, Jobs, HttpTransport):
     def _answer(self, request, status: int, body: Any, headers: dict | None = None):
         with self.lock:
             self.answered.append((request.method, request.url, status, body))
-        response = requests.Response()
-        response.status_code, response.url = status, request.url
-        response.reason = requests.status_codes._codes.get(status, ("",))[0]
         content = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
-        response._content, response.raw = content, io.BytesIO(content)
-        response.headers.update({"Content-Type": "application/json; charset=utf-8", **(headers or {})})
-        response.request = requests.Request(request.method, request.url).prepare()
-        if is_rest(request):  # the SDK's newer clients speak azure.core.rest, the older ones the pipeline's types
-            answer = RestRequestsTransportResponse(request=request, internal_response=response)
-            answer.read()
-            return answer
-        return RequestsTransportResponse(request, response)
+        return transport_response(
+            request, status, content, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        )
 
     # ---- faults ---------------------------------------------------------------------------------------------
     def fail(
@@ -183,9 +179,11 @@ class FakeAzureML(Resources, Jobs, HttpTransport):
         if rest == [""] and method == "GET":
             return self.workspace_get()
         if rest[0] in VERSIONED and method == "GET":
-            return self.versions_get(rest[0], rest[1:])
+            return self.versions_get(rest[0], rest[1:], parse_qs(url.query))
         if rest[0] in VERSIONED and method == "PUT":
             return self.versions_put(rest[0], rest[1:], body or {})
+        if rest == ["jobs"] and method == "GET":
+            return self.jobs_list(parse_qs(url.query))
         handler = getattr(self, f"{rest[0]}_{method.lower()}", None) if rest and rest[0] else None
         if handler is None:
             return 404, {"error": {"code": "NotFound", "message": f"the fake does not answer {method} {path}"}}, {}
@@ -199,6 +197,22 @@ class FakeAzureML(Resources, Jobs, HttpTransport):
             if record and record.get("pid"):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
+
+
+def transport_response(request, status: int, content: bytes, headers: dict):
+    """An answer to `request` as azure-core's RequestsTransport gives one, of the kind the request is (the SDK's
+    newer clients speak azure.core.rest, the older ones the pipeline's types)."""
+    response = requests.Response()
+    response.status_code, response.url = status, request.url
+    response.reason = requests.status_codes._codes.get(status, ("",))[0]
+    response._content, response.raw = content, io.BytesIO(content)
+    response.headers.update(headers)
+    response.request = requests.Request(request.method, request.url).prepare()
+    if is_rest(request):
+        answer = RestRequestsTransportResponse(request=request, internal_response=response)
+        answer.read()
+        return answer
+    return RequestsTransportResponse(request, response)
 
 
 def connection_reset() -> Exception:

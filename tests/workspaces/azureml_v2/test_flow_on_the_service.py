@@ -174,3 +174,12 @@ def test_a_job_cancelled_outside_the_flow_fails_it_without_a_retry(azure_v2_flow
     error = str(azure_v2_flow(training_dir=str(training_copy)).result(raise_on_failure=False))
     assert "training run 'reg-0.8' was cancelled outside the flow (in the studio?); not retried" in error
     assert len(jobs) == 1
+
+
+def test_a_failure_that_outlasts_every_retry_ends_the_flow_without_saying_retrying(azure_v2_flow, fake_azure_v2):
+    """The flow's last line said "retrying" with no retry left; it says the step gave up now."""
+    fake_azure_v2.fail("PUT", "/computes/", 503, "ServiceUnavailable", "Try again later", times=1000)
+    error = str(azure_v2_flow().result(raise_on_failure=False))
+    assert error.startswith("Azure ML answered HTTP 503 while creating compute 'cpu-cluster' (ServiceUnavailable")
+    assert error.endswith("its step was retried and gave up: run the flow again once the cause has passed")
+    assert "retrying" not in error

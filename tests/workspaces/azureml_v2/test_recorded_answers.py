@@ -52,7 +52,7 @@ OPERATIONS: list[tuple[str, str, int | None, str, int | None]] = [
     ("GET", r"/jobs/[^/]+$", 200, "job_get", None),
     ("GET", r"/models/[^/]+/versions$", 404, "model_versions_list_missing", None),
     ("GET", r"/models/[^/]+/versions$", 200, "model_versions_list", None),
-    ("PUT", r"/models/[^/]+/versions/[^/]+$", None, "model_version_put", None),
+    ("PUT", r"/models/[^/]+/versions/[^/]+$", 201, "model_version_put", None),  # (200: an update, our reading)
     ("GET", r"/models/[^/]+/versions/[^/]+$", 200, "model_version_get", None),
 ]
 
