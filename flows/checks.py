@@ -12,7 +12,7 @@ from urllib.request import url2pathname
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")  # Azure ML's rule: 2-16 characters
 
 
-def check_tracking_uri(uri: str | None) -> str | None:
+def check_tracking_uri(uri: str | None, given_by: str = "--tracking-uri") -> str | None:
     """An MLflow tracking server's URL, or None (the workspace's own SQLite file). A user or password in it
     would reach the flow's parameters, logs and artifacts: MLflow reads them from MLFLOW_TRACKING_USERNAME and
     MLFLOW_TRACKING_PASSWORD instead, which never leave the worker's environment."""
@@ -22,7 +22,7 @@ def check_tracking_uri(uri: str | None) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         shown = uri if "@" not in uri else "(a URI holding a user or password)"
         raise ValueError(
-            f"tracking URI {shown!r}: --tracking-uri takes an MLflow tracking server's http(s) URL, such as "
+            f"tracking URI {shown!r}: {given_by} takes an MLflow tracking server's http(s) URL, such as "
             "http://mlflow.example:5000 (the local workspace's own store needs none)"
         )
     if parsed.username or parsed.password:
@@ -46,13 +46,18 @@ def from_environment(variable: str, fallback: Any, convert: Callable[[str, str],
     return default
 
 
+# ASCII digits only (str.isdigit and int() take Arabic-Indic ones too), at most nine: a count of nodes, minutes or
+# seconds, not 1e3, 2.0 or 99999999999999999999 (which went through a float and became 1e20)
+WHOLE = re.compile(r"-?[0-9]{1,9}")
+
+
 def whole_number(value: Any, source: str) -> int:
-    try:
-        if isinstance(value, bool) or float(value) != int(float(value)):
-            raise ValueError
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{source}={value!r}: expected a whole number") from None
+    """The whole number `value` says (its bounds are the field's to check); ValueError naming `source` if none."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9:
+        return value
+    if isinstance(value, str) and WHOLE.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ValueError(f"{source}={value!r}: expected a whole number")
 
 
 def check_folder_creatable(folder: str, what: str, flag: str) -> str:

@@ -36,6 +36,7 @@ from steps.dataset import MNIST, Dataset
 from workspaces.backends import BACKENDS, DEFAULT_BACKEND, backend, choices
 from workspaces.base import ComputeSpec, WorkspaceRef
 from workspaces.errors import ConfigError
+from workspaces.marker import check_workspace_folder
 
 PROJECT = Path(__file__).resolve().parents[1]
 PUBLIC_MIRRORS = (
@@ -65,11 +66,16 @@ def tracking_from_environment(name: str) -> str | None:
     """$MLFLOW_TRACKING_URI for a workspace in a folder; a cloud backend's runs go to its workspace, whatever it
     says (an Azure ML user may well have it set to their workspace's azureml:// URI)."""
     known = BACKENDS.get(name)
-    return (os.environ.get("MLFLOW_TRACKING_URI") or None) if known and not known.cloud else None
+    if not known or known.cloud:
+        return None
+    return check_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or None, "MLFLOW_TRACKING_URI")
 
 
 def mirrors_from_environment() -> tuple[str, ...]:
-    listed = [m.strip() for m in os.environ.get("MNIST_MIRROR", "").split(",") if m.strip()]
+    value = os.environ.get("MNIST_MIRROR", "")
+    listed = [m.strip() for m in value.split(",") if m.strip()]
+    if value.strip() and not listed:  # set, but naming no mirror: not a silent fall back to the public ones
+        raise ValueError(f"MNIST_MIRROR={value!r}: expected mirrors (URLs or folders) separated by commas")
     return tuple(listed) or PUBLIC_MIRRORS
 
 
@@ -276,7 +282,9 @@ class TrainingParameters(FlowParameters):
     @field_validator("workspace_dir")
     @classmethod
     def _creatable_folder(cls, folder: str) -> str:
-        return check_folder_creatable(folder, "workspace folder", "--workspace-dir")
+        path = check_folder_creatable(folder, "workspace folder", "--workspace-dir")
+        check_workspace_folder(path)
+        return path
 
     @field_validator("tracking_uri")
     @classmethod

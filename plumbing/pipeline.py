@@ -145,7 +145,10 @@ class Pipeline:
             notes += planned.notes
             if step.gives:
                 values[step.gives] = planned.value
-                givers[step.gives] = planned.rows[0].name if planned.rows else step.gives
+                # the row that makes the value unknown: one that runs (of a sweep whose first rate is cached, the
+                # rate that trains, not the first row)
+                running = [row for row in planned.rows if row.plan == RUNS]
+                givers[step.gives] = (running or planned.rows)[0].name if planned.rows else step.gives
         return rows, notes
 
     @staticmethod

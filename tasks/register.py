@@ -34,7 +34,10 @@ def register_best(
         emit(events.registered(version, best))
     emit(events.champion_moved(version, previous))
     verb = "registered" if version.created else "already registered as"
-    champion = ", now the champion" if version.champion else ""
+    # "now the champion" only when it became so now; the champion already ("best run ... now the champion" was said
+    # of a version that had been for a while)
+    moved = version.champion and (previous is None or previous.version != version.version)
+    champion = ", now the champion" if moved else (", the champion" if version.champion else "")
     get_run_logger().info(
         "best run %s (accuracy %.4f) %s %s version %s%s",
         best.name,

@@ -8,6 +8,7 @@ Paths inside a workspace (`datastore/mnist/`), on Azure or in an SDK are not the
 here; a flag of another tool is listed below with its tool."""
 
 import ast
+import fnmatch
 import re
 from functools import cache
 from pathlib import Path
@@ -36,14 +37,22 @@ FOREIGN_FLAGS = {  # flags of other tools the docs show, by tool
 
 
 def project_files() -> set[str]:
-    skip = (".venv", ".git", "build", ".mypy_cache", ".ruff_cache", ".pytest_cache", "node_modules")
+    """The project's own files: not those of a folder .gitignore keeps out of git (the venv, a workspace `make run`
+    left, with its run snapshots' copies of train.py), which a newcomer's tree holds and a fresh clone does not."""
     found = set()
     for path in PROJECT.rglob("*"):
         relative = path.relative_to(PROJECT)
-        if relative.parts and relative.parts[0] in skip or "__pycache__" in relative.parts:
+        if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in ignored_folders()):
             continue
         found.add(relative.as_posix() + ("/" if path.is_dir() else ""))
     return found
+
+
+@cache
+def ignored_folders() -> tuple[str, ...]:
+    """The folder names .gitignore keeps out of git wherever they are (`.workspace/`, `__pycache__/`), and git's."""
+    lines = [line.strip() for line in (PROJECT / ".gitignore").read_text().splitlines()]
+    return (".git", "node_modules", *(line.strip("/") for line in lines if line.endswith("/") and "/" not in line[:-1]))
 
 
 @cache
@@ -156,3 +165,21 @@ def test_the_layout_names_every_module():
         if module.name != "__init__.py" and module.name not in layout
     ]
     assert unnamed == []
+
+
+# a section named in quotes: `see "Trust"`, `"Never twice" below`, `("How a local run starts")`
+NAMED_SECTION = re.compile(r'(?:\bsee |\()"([A-Z][^"`|\n]{2,70})"|"([A-Z][^"`|\n]{2,70})" (?:below|above)\b')
+
+
+def headings(page: Path) -> list[str]:
+    text = re.sub(r"(?ms)^```.*?^```", "", page.read_text())  # (a comment in a code block is no heading)
+    return [line.lstrip("#").strip().lower() for line in text.splitlines() if line.startswith("#")]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(PROJECT).as_posix())
+def test_a_section_a_page_names_in_quotes_is_one_of_its_own(page):
+    """A section named by its title in quotes is on the same page; one of another page is a link (mkdocs --strict
+    checks a link's anchor, not a quoted title: five pages named sections that had moved or gone)."""
+    own = headings(page)
+    named = {a or b for a, b in NAMED_SECTION.findall(page.read_text())}
+    assert sorted(title for title in named if not any(h.startswith(title.lower()) for h in own)) == []

@@ -11,6 +11,7 @@ import threading
 from workspaces.backends import DEFAULT_BACKEND, backend
 from workspaces.base import LocalOnly, Workspace, WorkspaceRef
 from workspaces.errors import ConfigError
+from workspaces.marker import mark_workspace_folder
 from workspaces.stop_report import StopReport
 
 _open: dict[WorkspaceRef, Workspace] = {}
@@ -25,7 +26,9 @@ def open_workspace(ref: WorkspaceRef) -> Workspace:
 
 
 def connect(ref: WorkspaceRef) -> Workspace:
-    """Open the workspace at the start of a flow; runs may start again after an earlier flow's cancellation."""
+    """Open the workspace at the start of a flow (its folder marked as one); runs may start again after an earlier
+    flow's cancellation."""
+    mark_workspace_folder(ref.directory)
     workspace = open_workspace(ref)
     workspace.start_flow()
     return workspace

@@ -7,6 +7,7 @@ crash, a full disk or a second writer never leaves a half file under its final n
 import contextlib
 import errno
 import fnmatch
+import functools
 import hashlib
 import os
 import shutil
@@ -80,6 +81,7 @@ def writing(path: Path) -> Iterator[Path]:
         raise explain_os_error(exc, path) from exc
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # as open() would make it (mkstemp: 0600, whatever the umask)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -87,6 +89,18 @@ def writing(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def current_umask() -> int:
+    """The process's umask, read where Linux says it (setting it and back, elsewhere, once: the umask is the
+    process's, and another thread creating a file meanwhile would get the one set for the moment)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs, model_versions, run_flow
 from tests.prefect_api import ARTIFACT_KEYS, artifacts, log_lines, log_records, task_runs, task_states
+from workspaces.marker import MARKER
 
 CACHED_STEPS = ("download_mnist", "look_at_digits", "upload_data", "train_baseline", "submit_training", "register_best")
 
@@ -15,6 +16,7 @@ def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
     assert first.is_completed(), first.message
     version = first.result()
     assert (version.name, version.version, version.champion) == ("sklearn_mnist", "1", True)
+    assert (tmp_path / "ws" / MARKER).is_file()  # the folder says it is a workspace (workspaces/marker.py)
     assert version.accuracy > 0.9 and version.tags["regularization_rate"] == "0.8"
     assert set(version.tags) >= {
         "run_id",

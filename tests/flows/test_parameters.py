@@ -191,3 +191,43 @@ def test_a_deployments_backend_and_block_come_from_its_worker_environment(monkey
     monkeypatch.setenv("MNIST_FLOW_BACKEND", "azure")
     with pytest.raises(ConfigError, match=r"unknown backend 'azure'"):
         params()
+
+
+def test_a_folder_that_is_not_a_workspace_is_refused_and_a_new_empty_or_marked_one_is_not(tmp_path):
+    """A non-empty folder without the workspace's marker was adopted (a symlink to / ran, and wrote about 440 MB
+    into the root filesystem); it is refused in one line now, before anything is written."""
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    (home / "notes.txt").write_text("mine")
+    root = tmp_path / "root-link"
+    root.symlink_to("/")
+    for folder in (home, root):
+        with pytest.raises(ConfigError, match=r"holds other files and is not an mnist-flow workspace \(it has no "):
+            TrainingParameters.from_flow({"workspace_dir": str(folder)})
+    assert sorted(p.name for p in home.iterdir()) == ["Documents", "notes.txt"]
+    (tmp_path / "empty").mkdir()
+    earlier = tmp_path / "earlier"  # a workspace made before the marker: its layout
+    (earlier / "runs").mkdir(parents=True)
+    (earlier / "mlflow.db").write_bytes(b"")
+    for fine in (tmp_path / "new", tmp_path / "empty", earlier):
+        TrainingParameters.from_flow({"workspace_dir": str(fine)})
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1e3", "2.0", "٣", " 4 5"])
+def test_a_node_count_is_digits_not_anything_a_float_or_unicode_reads_as_one(monkeypatch, value):
+    """These went through float() (or int(), which reads Arabic-Indic digits): 1e20 nodes was accepted."""
+    monkeypatch.setenv("AML_COMPUTE_CLUSTER_MAX_NODES", value)
+    with pytest.raises(ConfigError, match=f"AML_COMPUTE_CLUSTER_MAX_NODES={value!r}: expected a whole number"):
+        TrainingParameters.from_flow({})
+
+
+def test_a_mirror_variable_naming_no_mirror_and_a_bad_tracking_variable_are_named(monkeypatch):
+    """MNIST_MIRROR="," fell back to the public mirrors without a word; MLFLOW_TRACKING_URI=garbage:// was refused
+    as if --tracking-uri had been given."""
+    monkeypatch.setenv("MNIST_MIRROR", " , ")
+    with pytest.raises(ConfigError, match=r"MNIST_MIRROR=' , ': expected mirrors \(URLs or folders\) separated by"):
+        TrainingParameters.from_flow({})
+    monkeypatch.delenv("MNIST_MIRROR")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "garbage://")
+    with pytest.raises(ConfigError, match=r"tracking URI 'garbage://': MLFLOW_TRACKING_URI takes an MLflow"):
+        TrainingParameters.from_flow({})

@@ -83,7 +83,8 @@ def test_what_the_plan_says_is_what_the_run_does(flow, tmp_path, training_copy):
     added = plan_then_run(flow, workspace, regularization=[0.8, 0.4])
     assert added["train reg-0.8"][0] == "cached" and added["train reg-0.4"][0] == "run"
     assert added["train reg-0.4"][1].endswith("; no earlier finished run of reg-0.4: trains")
-    assert added["register the best"][0] == "run"
+    # its input comes from the rate that trains (it named reg-0.8, which is cached, as the one that runs)
+    assert added["register the best"] == ("run", "its input comes from train reg-0.4, which runs")
     assert "node-minutes for 1 training run(s)" in added.node_time and "of the 1 earlier finished" in added.node_time
 
     edit_train_script(training_copy, "    print('edited')\n")

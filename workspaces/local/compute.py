@@ -5,7 +5,9 @@ A node is a lock file `compute/<name>/node-<i>.lock`. A run holds one for as lon
 flow that uses it, and a flow killed mid-run frees its nodes with its processes.
 """
 
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,8 +58,16 @@ class LocalCompute:
             return target
 
     def delete(self, name: str) -> None:
+        """The target's record, and its nodes' lock files that no run holds (a node in use keeps its file)."""
         with exclusive(self.lock):
             self._record(name).unlink(missing_ok=True)
+            nodes = inside(self.folder, name)
+            for node in sorted(nodes.glob("node-*.lock")) if nodes.is_dir() else []:
+                if (fd := try_lock(node)) is not None:
+                    node.unlink(missing_ok=True)
+                    os.close(fd)
+            with contextlib.suppress(OSError):  # (not empty: a node still in use)
+                nodes.rmdir()
         log.info("deleted compute target %r", name)
 
     def acquire_node(self, compute: ComputeTarget, cancelled: Callable[[], bool]) -> int | None:

@@ -1,5 +1,6 @@
 """The local workspace's datastore, compute and locks, used directly (no Prefect)."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -73,6 +74,19 @@ def test_max_nodes_bounds_the_runs_at_once(workspace):
     assert workspace.compute.acquire_node(compute, cancelled=lambda: False) is not None
 
 
+def test_deleting_a_compute_target_leaves_no_node_file_but_one_a_run_still_holds(workspace):
+    """--delete-compute left compute/<name>/node-0.lock behind."""
+    compute = workspace.provision_compute(ComputeSpec(name="two", max_nodes=2))
+    free, held = (workspace.compute.acquire_node(compute, cancelled=lambda: False) for _ in range(2))
+    locks.release(free)
+    workspace.delete_compute(compute)
+    assert [p.name for p in (workspace.root / "compute" / "two").iterdir()] == ["node-1.lock"]  # still in use
+    locks.release(held)
+    workspace.provision_compute(ComputeSpec(name="two", max_nodes=1))
+    workspace.delete_compute(compute)
+    assert sorted(p.name for p in (workspace.root / "compute").iterdir()) == []
+
+
 def test_a_lock_dies_with_its_holder(tmp_path):
     lock = tmp_path / "step.lock"
     holder = subprocess.Popen(
@@ -115,3 +129,13 @@ def test_an_unwritable_workspace_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(WorkspaceError, match="a file stands where a folder is needed"):
         LocalWorkspace(tmp_path / "file" / "ws")
+
+
+def test_a_file_written_whole_has_the_modes_the_umask_gives_not_owner_only(tmp_path):
+    """Reports, predictions and datastore files were 0600 whatever the umask (mkstemp's mode): a team's shared
+    workspace folder could not read them."""
+    from workspaces.files import current_umask, write_bytes_atomically
+
+    write_bytes_atomically(tmp_path / "report.png", b"png")
+    assert (tmp_path / "report.png").stat().st_mode & 0o777 == 0o666 & ~current_umask()
+    assert current_umask() == os.umask(current_umask())  # (read right: setting it returns the one in force)
