@@ -13,6 +13,8 @@ import contextlib
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,31 +186,66 @@ def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -
         return 1
     from plumbing.prefect_server import TemporaryServer, owned_temporary_server
     from plumbing.stopping import CommandStop
+    from plumbing.terminal import Terminal
 
-    with CommandStop(at_once=TemporaryServer.kill_running) as stop:
+    with Terminal() as terminal, CommandStop(at_once=TemporaryServer.kill_running) as stop:
         try:
             with owned_temporary_server():
-                status, line = run_to_the_end(flow, arguments, command)
+                status, line = run_to_the_end(flow, arguments, command, terminal)
         except KeyboardInterrupt:  # the runs were stopped inside, while Prefect could still record it
             stopped = (  # what that did (asked again: nothing is sent twice)
                 command.interrupted(arguments) if command.interrupted else stop_all_runs().line()
             )
             status, line = stop.exit_status, f"interrupted by {stop.name or 'Ctrl-C (SIGINT)'}: {stopped}"
+        except Exception as exc:  # the temporary server could not start, ...: one line, the traceback in the file
+            terminal.record("the command failed", exc)
+            status, line = 1, f"error: {could_not_run(exc)}{terminal.named}"
+    settle(seconds=60)
     with contextlib.suppress(OSError):  # a closed terminal (SIGHUP) cannot be told
         print(line, file=sys.stdout if status == 0 else sys.stderr)
     return status
 
 
-def run_to_the_end(flow, arguments: dict, command: CommandLine) -> tuple[int, str]:
-    """The flow, run: its exit status, and the line that says how it ended."""
+def settle(seconds: float) -> None:
+    """Let the threads the flow left finish (an MLflow store still being opened, its lines still to come), for at
+    most `seconds`, so that the command's line is its last: Python would wait for them after it anyway."""
+    deadline = time.monotonic() + seconds
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def run_to_the_end(flow, arguments: dict, command: CommandLine, terminal) -> tuple[int, str]:
+    """The flow, run: its exit status, and the line that says how it ended (with the log file's name when it
+    failed: the tracebacks are there, and in the flow run's log on the Prefect server, not on the terminal)."""
     try:
         state = flow(params=arguments, return_state=True)
     except KeyboardInterrupt:
         stop_all_runs()  # already done if the flow was waiting for its runs; nothing is sent twice
         raise
+    except Exception as exc:  # the flow never ran (its Prefect server does not answer, ...)
+        terminal.record("the flow could not run", exc)
+        return 1, f"error: {could_not_run(exc)}{terminal.named}"
     if state.is_completed():
         return 0, command.completed(state.result())
     error = state.result(raise_on_failure=False)
-    return (
-        2 if isinstance(error, ConfigError) else 1
-    ), f"error: {error if isinstance(error, FlowError) else state.message}"
+    # a FlowError says what to do (a failed run's with its log's last lines); anything else, its first line: the
+    # rest (an SQL statement, a link to a library's docs) is in the log file
+    said = str(error) if isinstance(error, FlowError) else (str(state.message).strip().splitlines() or [""])[0]
+    if isinstance(error, ConfigError):
+        return 2, f"error: {said}"
+    return 1, f"error: {said}{terminal.named}"
+
+
+def could_not_run(exc: BaseException) -> str:
+    """One line for an error that kept the flow from running at all: the Prefect server it needs not answering
+    (PREFECT_API_URL names one that is not there), or anything else, named."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    server = os.environ.get("PREFECT_API_URL")
+    names = f"{type(exc).__name__} {first}".lower()
+    if server and any(word in names for word in ("connect", "api", "refused", "unreachable", "httpx")):
+        return (
+            f"the Prefect server at PREFECT_API_URL={server} does not answer ({type(exc).__name__}: {first}); "
+            "start it (prefect server start), or unset PREFECT_API_URL to let the command start a temporary one"
+        )
+    return f"the flow could not run: {type(exc).__name__}: {first}"

@@ -120,6 +120,8 @@ def fetch(mirror: str, file: DataFile, target: Path, progress: Progress, timeout
                 progress(done, size or done)
         if size is not None and done != size:
             raise MirrorFailed(f"truncated: {done} of {size} bytes", transient=True)
+        if done == 0:  # (its sha256 alone, e3b0c4..., never said so)
+            raise MirrorFailed("an empty file (0 bytes)", transient=False)
         if digest.hexdigest() != file.sha256:
             raise MirrorFailed(f"wrong content: sha256 {digest.hexdigest()[:12]}...", transient=False)
 

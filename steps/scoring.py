@@ -90,10 +90,14 @@ def read_png_folder(folder: Path) -> Digits:
     """A folder of PNGs (unlabelled), or of sub-folders 0 to 9 holding PNGs (labelled by their folder)."""
     entries = visible(folder)
     folders = [e for e in entries if e.is_dir()]
-    if folders and len(folders) != len(entries) or any(f.name not in DIGITS for f in folders):
+    odd = [e.name for e in entries if not e.is_dir()] if folders else []  # a file beside the labelled sub-folders
+    odd += [f.name for f in folders if f.name not in DIGITS]
+    if odd:
+        one = len(odd) == 1
         raise ConfigError(
-            f"{folder}: expected PNG files, or only sub-folders named 0 to 9 holding them; found "
-            f"{', '.join(sorted(e.name for e in entries)[:5])}"
+            f"{folder}: expected PNG files, or only sub-folders named 0 to 9 holding them; "
+            f"{', '.join(sorted(odd)[:5])} {'is' if one else 'are'} neither: move {'it' if one else 'them'} out, or "
+            "label every image by its sub-folder"
         )
     if folders:
         files = [(png, int(sub.name)) for sub in sorted(folders) for png in visible(sub)]

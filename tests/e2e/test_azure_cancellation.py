@@ -19,7 +19,7 @@ from tests.waiting import wait_until
 from tests.workspaces.azure import CANCELLING
 from tests.workspaces.azureml_v2.bridge import Bridge
 
-pytestmark = [pytest.mark.e2e, pytest.mark.azure_http]
+pytestmark = [pytest.mark.e2e, pytest.mark.azure_http, pytest.mark.xdist_group("prefect-stack")]  # the one stack
 RATES = [0.8, 0.4, 0.2, 0.1]
 
 

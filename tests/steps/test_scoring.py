@@ -74,8 +74,8 @@ def test_png_folders_are_read_labelled_by_sub_folder_or_not_and_colour_is_made_g
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda f: (f / "7").mkdir(parents=True) or (f / "notes.txt").write_text("x"), "expected PNG files, or only"),
-        (lambda f: (f / "seven").mkdir(parents=True), "only sub-folders named 0 to 9"),
+        (lambda f: (f / "7").mkdir(parents=True) or (f / "notes.txt").write_text("x"), "them; notes.txt is neither"),
+        (lambda f: (f / "seven").mkdir(parents=True), "only sub-folders named 0 to 9 holding them; seven is neither"),
         (lambda f: f.mkdir(), "no PNG images in it"),
         (lambda f: f.mkdir() or Image.new("L", (32, 32)).save(f / "big.png"), "big.png: 32x32 pixels"),
         (lambda f: f.mkdir() or Image.new("L", (28, 28)).save(f / "a.png", format="JPEG"), "a.png: a JPEG image"),
