@@ -47,21 +47,28 @@ def machine() -> dict:
     }
 
 
-def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server: PrefectServer) -> dict:
+def one_repetition(
+    count: int, repetition: int, mnist: str, folder: Path, server: PrefectServer, warm_repeat: int
+) -> dict:
     rates = [arg for rate in RATES[:count] for arg in ("--regularization", str(rate))]
     bare = measure([sys.executable, "benchmarks/bare_tutorial.py", "--data-folder", mnist, *rates], server.env)
     workspace = folder / f"workspace-{count}-{repetition}"
     flow = [sys.executable, "flows/main.py", "--workspace-dir", str(workspace), "--mirror", mnist, *rates]
     cold = measure(flow, server.env)
     cold_record, runs = flow_run_record(server), training_runs(workspace)
-    warm = measure(flow, server.env)
-    empty = measure([sys.executable, "benchmarks/empty_flow.py"], server.env)
+    warm, empty = [], []
+    for _ in range(warm_repeat):  # a few seconds each: alternated, several times, for a ratio steadier than one pair
+        warm.append(measure(flow, server.env).seconds)
+        warm_record = flow_run_record(server)
+        empty.append(measure([sys.executable, "benchmarks/empty_flow.py"], server.env).seconds)
     fits = json.loads(bare.output.strip().splitlines()[-1])["fits"]
     return {
         "bare_seconds": bare.seconds,
         "cold_seconds": cold.seconds,
-        "warm_seconds": warm.seconds,
-        "empty_seconds": empty.seconds,
+        "warm_seconds": statistics.median(warm),
+        "empty_seconds": statistics.median(empty),
+        "warm_runs": warm,
+        "empty_runs": empty,
         "flow_peak_mb": cold.peak_mb,
         "run_peak_mb": max((r["peak_memory_mb"] for r in runs), default=0.0),
         # each run's CPU besides its fit (imports, data, MLflow), and its fit's, from its own process
@@ -74,7 +81,7 @@ def one_repetition(count: int, repetition: int, mnist: str, folder: Path, server
             "cpu_seconds": cold_record["baseline_cpu_seconds"],
         },
         "cold_steps": cold_record["steps"],
-        "warm_steps": flow_run_record(server)["steps"],
+        "warm_steps": warm_record["steps"],
     }
 
 
@@ -93,6 +100,7 @@ def medians(repetitions: list[dict]) -> dict:
             "run_fit_cpu_s",
         )
     }
+    summary["spread"] = spreads(repetitions)
     summary["overhead/fit"] = round(summary["run_overhead_cpu_s"] / summary["run_fit_cpu_s"], 2)
     summary["cold/bare"] = round(summary["cold_seconds"] / summary["bare_seconds"], 2)
     summary["warm/empty"] = round(summary["warm_seconds"] / summary["empty_seconds"], 2)
@@ -106,6 +114,23 @@ def medians(repetitions: list[dict]) -> dict:
         s: round(statistics.median(r["cold_steps"].get(s, 0.0) for r in repetitions), 2) for s in steps
     }
     return summary
+
+
+def spreads(repetitions: list[dict]) -> dict:
+    """Each timed figure's lowest and highest measurement: every repetition's, and for warm and empty every run of
+    each; a ratio's from the pairs measured together (bare and cold of one repetition, warm and the empty flow run
+    after it)."""
+    low_high = lambda values: [round(min(values), 2), round(max(values), 2)]  # noqa: E731
+    warm = [w for r in repetitions for w in r["warm_runs"]]
+    empty = [e for r in repetitions for e in r["empty_runs"]]
+    return {
+        "bare_seconds": low_high([r["bare_seconds"] for r in repetitions]),
+        "cold_seconds": low_high([r["cold_seconds"] for r in repetitions]),
+        "cold/bare": low_high([r["cold_seconds"] / r["bare_seconds"] for r in repetitions]),
+        "warm_seconds": low_high(warm),
+        "empty_seconds": low_high(empty),
+        "warm/empty": low_high([w / e for w, e in zip(warm, empty, strict=True)]),
+    }
 
 
 def slopes(results: dict) -> dict:
@@ -130,10 +155,11 @@ def table(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for count, m in results.items():
+        spread = lambda key: f"{m[key]} ({m['spread'][key][0]} to {m['spread'][key][1]})"  # noqa: E731, B023
         lines.append(
-            f"| {count} | {m['bare_seconds']} | {m['cold_seconds']} | {m['cold/bare']} | {m['warm_seconds']} | "
-            f"{m['empty_seconds']} | {m['warm/empty']} | {m['flow_peak_mb']} | {m['run_peak_mb']} | "
-            f"{m['run_overhead_cpu_s']} | {m['run_fit_cpu_s']} | {m['overhead/fit']} |"
+            f"| {count} | {spread('bare_seconds')} | {spread('cold_seconds')} | {spread('cold/bare')} | "
+            f"{spread('warm_seconds')} | {spread('empty_seconds')} | {spread('warm/empty')} | {m['flow_peak_mb']} | "
+            f"{m['run_peak_mb']} | {m['run_overhead_cpu_s']} | {m['run_fit_cpu_s']} | {m['overhead/fit']} |"
         )
     lines += ["", "| rates | s each extra rate adds (cold) | fit CPU s / cores | ratio |", "|---|---|---|---|"]
     for count, s in slopes(results).items():
@@ -191,6 +217,9 @@ def main() -> None:
         help="a folder with the four MNIST files (default: $MNIST_MIRROR or ../shared/data/mnist)",
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--warm-repeat", type=int, default=3, help="warm and empty runs, alternated, after each cold one (default 3)"
+    )
     parser.add_argument("--rates", default="1,4,16", help="counts of regularization rates, comma-separated")
     parser.add_argument("--output", default=str(PROJECT / "benchmarks" / "results" / "latest.json"))
     args = parser.parse_args()
@@ -204,13 +233,14 @@ def main() -> None:
         raw = {c: [] for c in counts}
         for repetition in range(args.repeat):  # alternate: every command once per round, then the next round
             for count in counts:
-                raw[count].append(one_repetition(count, repetition, args.mnist, Path(folder), server))
+                raw[count].append(one_repetition(count, repetition, args.mnist, Path(folder), server, args.warm_repeat))
                 print(f"round {repetition + 1}/{args.repeat}, {count} rate(s): done", file=sys.stderr, flush=True)
     results = {count: medians(reps) for count, reps in raw.items()}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     report = {
         "machine": machine(),
         "repeat": args.repeat,
+        "warm_repeat": args.warm_repeat,
         "mode": "one running Prefect server on 127.0.0.1",
         "results": results,
         "raw": raw,
@@ -219,7 +249,8 @@ def main() -> None:
     Path(args.output).write_text(json.dumps(report, indent=1))
     plot(results, PLOT, report["machine"])
     print(
-        f"machine: {report['machine']}\nmedians of {args.repeat} runs; every flow against one running Prefect server\n"
+        f"machine: {report['machine']}\nmedians of {args.repeat} repetitions ({args.warm_repeat} warm and empty runs "
+        "each), lowest to highest in brackets; every flow against one running Prefect server\n"
     )
     print(table(results))
 

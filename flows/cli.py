@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from flows.parameters import FlowParameters, TrainingParameters
-from workspaces import stop_all_runs
+from workspaces import preload, stop_all_runs
 from workspaces.errors import ConfigError, FlowError
 
 # the flags whose name is not the parameter's (the tutorial's and the earlier command line's spelling)
@@ -218,6 +218,7 @@ def settle(seconds: float) -> None:
 def run_to_the_end(flow, arguments: dict, command: CommandLine, terminal) -> tuple[int, str]:
     """The flow, run: its exit status, and the line that says how it ended (with the log file's name when it
     failed: the tracebacks are there, and in the flow run's log on the Prefect server, not on the terminal)."""
+    preload(command.parameters.from_flow(arguments).workspace)  # before the flow run starts: workspaces.preload
     try:
         state = flow(params=arguments, return_state=True)
     except KeyboardInterrupt:

@@ -6,7 +6,9 @@ module and every project module that one imports, transitively (imports inside f
 its syntax tree: a comment, a blank line or a reformatting does not count; a changed statement, name, number or
 docstring does (train.py prints its own docstring). Left out: the adapters (the folders under workspaces/), whose
 results are checked by `holds` instead, and the training folder, whose bytes the steps that run it hash as an
-input (steps/code.py: it is uploaded as it is). Each module is hashed once per process.
+input (steps/code.py: it is uploaded as it is). Each module is hashed once per process, and a step's code is
+walked once per process: the sixteen training steps of a flow ask for it together, on their threads, and one walk
+answers them all (sixteen at once took a second of a cached run, docs/benchmarks.md).
 """
 
 import ast
@@ -27,6 +29,7 @@ ADAPTERS = PROJECT / "workspaces"  # its sub-folders are the adapters
 # fail with "SystemError: AST constructor recursion depth mismatch", and the step then ran without a cache key
 # ("result will not be persisted", seen in CI). One parse at a time.
 _parsing = threading.Lock()
+_walking = threading.Lock()  # one walk of a step's imports at a time: the others wait for its answer
 
 
 def parsed(path: Path) -> ast.Module:
@@ -36,10 +39,18 @@ def parsed(path: Path) -> ast.Module:
 
 
 @functools.cache
+def module_facts(path: Path) -> tuple[str, frozenset[str]]:
+    """A file's syntax-tree hash and the modules it imports, from one parse (parsing each file twice was a third
+    of the hashing's time)."""
+    tree = parsed(path)
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), frozenset(imports_in(tree))
+
+
 def syntax_hash(path: Path) -> str:
-    return hashlib.sha256(ast.dump(parsed(path)).encode()).hexdigest()
+    return module_facts(path)[0]
 
 
+@functools.cache
 def module_path(name: str) -> Path | None:
     """The file of project module `name`, if it is one (and not an adapter's); found without importing it."""
     if name.split(".")[0] not in PACKAGES:
@@ -51,9 +62,13 @@ def module_path(name: str) -> Path | None:
 
 
 def imported_modules(path: Path) -> set[str]:
+    return set(module_facts(path)[1])
+
+
+def imports_in(tree: ast.Module) -> set[str]:
     """The modules a file imports: `import a.b`, and for `from a import b` the module a.b if it is one, else a."""
     found: set[str] = set()
-    for node in ast.walk(parsed(path)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -62,10 +77,15 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-@functools.cache
 def step_code(module: str) -> dict[str, str]:
     """Each file of the code that `module`'s steps run (relative to the project, or absolute outside it) -> the
     hash of its syntax tree."""
+    with _walking:
+        return dict(_walked(module))  # a copy: the caller may not change what the next step is answered
+
+
+@functools.cache
+def _walked(module: str) -> dict[str, str]:
     start = Path(sys.modules[module].__file__ or "").resolve() if module in sys.modules else module_path(module)
     if start is None:
         return {}

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture, PrefectWrappedFuture, as_completed
 from prefect.runtime import flow_run
 
 import workspaces
@@ -39,12 +39,19 @@ def wait_for_runs(runs: list[PrefectFuture]) -> list[RunResult]:
     progress = cast(UUID, create_progress_artifact(0.0, key="training-progress", description=description))  # sync
     try:
         for finished, _ in enumerate(as_completed(runs), start=1):
-            show_progress(progress, 100.0 * finished / len(runs))
+            if ended(runs) <= finished:  # none other ended meanwhile: runs that end together get one update
+                show_progress(progress, 100.0 * finished / len(runs))
     except BaseException as stopped:
         if not isinstance(stopped, Exception):  # Ctrl-C, a termination: the flow is being stopped, not failing
             get_run_logger().warning("the flow is being stopped: %s", workspaces.stop_all_runs().line())
         raise
     return [run.result() for run in runs]
+
+
+def ended(runs: list[PrefectFuture]) -> int:
+    """How many of the runs' tasks are known to have ended, asking no one (a cached run's sixteen end at once:
+    sixteen updates of the progress artifact were a fifth of a second of every warm flow, docs/benchmarks.md)."""
+    return sum(run.wrapped_future.done() for run in runs if isinstance(run, PrefectWrappedFuture))
 
 
 def show_progress(artifact: UUID, percent: float) -> None:

@@ -6,6 +6,7 @@ process and reused, so no client object ever becomes a task input or a cache key
 its SDK; the Azure one is imported only when asked for, so the project works without the `azure` extra.
 """
 
+import contextlib
 import threading
 
 from workspaces.backends import DEFAULT_BACKEND, backend
@@ -46,6 +47,16 @@ def _connect(ref: WorkspaceRef) -> Workspace:
             f"--backend {ref.backend} needs {entry.sdk.name}, which is not installed ({exc.name}); {entry.sdk.install}"
         ) from exc
     return adapter.connect(ref)
+
+
+def preload(ref: WorkspaceRef) -> None:
+    """Import now what opening `ref` will import: its adapter, its SDK, and what the adapter names (its `preload`).
+    A command does it before its flow starts: Prefect ends a flow run on a whole second of its run (its heartbeat
+    thread sleeps a second at a time, and is waited for), so the same imports inside the flow could add a second
+    to it (docs/benchmarks.md). What cannot be imported is said when the flow opens the workspace."""
+    with contextlib.suppress(ImportError):
+        adapter = backend(ref.backend).workspace_class()
+        getattr(adapter, "preload", lambda ref: None)(ref)
 
 
 def readable(ref: WorkspaceRef) -> bool:

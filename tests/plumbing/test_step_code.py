@@ -12,7 +12,7 @@ import time
 import pytest
 
 from plumbing import step_code as step_code_module
-from plumbing.step_code import PACKAGES, step_code, syntax_hash, what_changed
+from plumbing.step_code import PACKAGES, _walked, module_facts, step_code, syntax_hash, what_changed
 from tests.conftest import PROJECT
 from tests.flows.flow_runs import flow_command
 
@@ -31,9 +31,9 @@ def test_a_comment_or_a_reformatting_is_no_change_but_a_statement_is(tmp_path):
     module.write_text('"""Doc."""\nx = fit(images[:60000])\n')
     before = syntax_hash(module)
     module.write_text('"""Doc."""\n\n# the whole training set\nx = fit( images[ : 60000 ] )  # all of it\n')
-    assert syntax_hash.__wrapped__(module) == before
+    assert module_facts.__wrapped__(module)[0] == before
     module.write_text('"""Doc."""\nx = fit(images[:2000])\n')
-    assert syntax_hash.__wrapped__(module) != before
+    assert module_facts.__wrapped__(module)[0] != before
     assert what_changed({"a.py": "1", "b.py": "2"}, {"a.py": "1", "b.py": "3", "c.py": "4"}) == ["b.py", "c.py"]
 
 
@@ -41,7 +41,7 @@ def test_steps_hashing_their_code_at_once_parse_one_file_at_a_time(monkeypatch):
     """A flow's steps compute their keys on its task threads, and CPython 3.11's parser must not run on two at
     once (step_code.py says why: a step lost its cache key in CI). Two steps' code hashed from two threads, each
     parse made slow: never two parses at the same time, and both hashes are what one thread computes."""
-    alone = {module: step_code.__wrapped__(module) for module in ("tasks.baseline", "tasks.register")}
+    alone = {module: _walked.__wrapped__(module) for module in ("tasks.baseline", "tasks.register")}
     real_parse, active, most = ast.parse, [], []
 
     def slow_parse(*args, **kwargs):
@@ -54,18 +54,43 @@ def test_steps_hashing_their_code_at_once_parse_one_file_at_a_time(monkeypatch):
             active.pop()
 
     monkeypatch.setattr(step_code_module.ast, "parse", slow_parse)
-    syntax_hash.cache_clear()
+    module_facts.cache_clear()
     together: dict[str, dict] = {}
     threads = [
-        threading.Thread(target=lambda m=module: together.update({m: step_code.__wrapped__(m)})) for module in alone
+        threading.Thread(target=lambda m=module: together.update({m: _walked.__wrapped__(m)})) for module in alone
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    syntax_hash.cache_clear()
+    module_facts.cache_clear()
     assert together == alone
     assert len(most) > 20 and max(most) == 1
+
+
+def test_steps_asking_for_the_same_code_at_once_walk_its_imports_once(monkeypatch):
+    """A flow's training steps all ask for their module's code as they start, on sixteen threads: one walk of its
+    imports answers them all (sixteen walks at once were a second of every cached run), and each is given the
+    same answer, its own copy."""
+    alone = _walked.__wrapped__("tasks.training")
+    real_imports, walks = step_code_module.imported_modules, []
+
+    def slow_imports(path):
+        walks.append(path)
+        time.sleep(0.001)  # long enough for every thread to have asked before the first walk ends
+        return real_imports(path)
+
+    monkeypatch.setattr(step_code_module, "imported_modules", slow_imports)
+    _walked.cache_clear()
+    answers: list[dict] = []
+    threads = [threading.Thread(target=lambda: answers.append(step_code("tasks.training"))) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _walked.cache_clear()
+    assert answers == [alone] * 16 and len({id(answer) for answer in answers}) == 16
+    assert len(walks) == len(set(walks)) == len(alone)  # each file of the step's code read once, by one walk
 
 
 @pytest.fixture

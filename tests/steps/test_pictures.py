@@ -1,5 +1,6 @@
 """The pictures the Prefect UI shows (steps/digits.py, steps/charts.py): the tutorial's grid of sample digits, ten
-to a row, the same for the same seed, and the accuracy chart, each a PNG embedded as a data URI."""
+to a row, the same for the same seed, and the accuracy chart, each a PNG embedded as a data URI, a chart drawn once for its
+data."""
 
 import base64
 import struct
@@ -8,8 +9,10 @@ import numpy as np
 
 from steps.charts import accuracy_chart_png, data_uri
 from steps.digits import digits_grid_png, sample_grid_png
+from tasks.report import chart
 from tests.idx_files import synthetic_digits
 from tests.workspaces.jobs import a_run_result
+from workspaces.base import WorkspaceRef
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -45,3 +48,22 @@ def test_the_accuracy_chart_is_a_png_that_shows_the_baseline_when_there_is_one()
     assert png_size(chart) == (480, 280)  # 6 by 3.5 inches at 80 dpi
     assert accuracy_chart_png(runs) != chart
     assert base64.b64decode(data_uri(chart).removeprefix("data:image/png;base64,")) == chart
+
+
+def test_a_chart_is_drawn_once_for_its_data_and_kept_one_picture_a_chart(tmp_path):
+    """The report's charts (tasks/report.py `chart`): a cached run shows the picture an earlier run drew for the same
+    runs, read back rather than drawn again; other runs draw a new one, which replaces the old."""
+    ws, drawn = WorkspaceRef(backend="local", directory=str(tmp_path)), []
+
+    def accuracy_chart(*data):
+        drawn.append(data)
+        return accuracy_chart_png(*data)
+
+    accuracy_chart.__module__ = accuracy_chart_png.__module__  # its code: steps/charts.py's
+    runs = [a_run_result("run-1", 0.92, 0.8), a_run_result("run-2", 0.93, 0.4)]
+    first = chart(ws, accuracy_chart, runs, 0.9262)
+    assert chart(ws, accuracy_chart, runs, 0.9262) == first == data_uri(accuracy_chart_png(runs, 0.9262))
+    assert len(drawn) == 1
+    other = chart(ws, accuracy_chart, runs[:1], 0.9262)
+    assert other != first and len(drawn) == 2
+    assert [path.name.split("-")[0] for path in (tmp_path / "reports" / "charts").iterdir()] == ["accuracy_chart"]

@@ -14,6 +14,7 @@ import collections
 import concurrent.futures
 import contextlib
 import contextvars
+import importlib
 import json
 import logging
 import shutil
@@ -77,6 +78,14 @@ class LocalWorkspace(LocalRegistry):
     @classmethod
     def connect(cls, ref: WorkspaceRef) -> LocalWorkspace:
         return cls(ref.directory, ref.tracking_uri)
+
+    @classmethod
+    def preload(cls, ref: WorkspaceRef) -> None:
+        """MLflow's SQLite stores, which opening the workspace imports (on the store's thread) unless a server
+        keeps its runs (workspaces.preload says why a command imports them first)."""
+        if ref.tracking_uri is None:
+            importlib.import_module("mlflow.store.tracking.sqlalchemy_store")
+            importlib.import_module("mlflow.store.model_registry.sqlalchemy_store")
 
     def start_flow(self) -> None:
         local_runs.stopping.clear()  # an earlier flow of this process may have been cancelled

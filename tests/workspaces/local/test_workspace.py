@@ -139,3 +139,21 @@ def test_a_file_written_whole_has_the_modes_the_umask_gives_not_owner_only(tmp_p
     write_bytes_atomically(tmp_path / "report.png", b"png")
     assert (tmp_path / "report.png").stat().st_mode & 0o777 == 0o666 & ~current_umask()
     assert current_umask() == os.umask(current_umask())  # (read right: setting it returns the one in force)
+
+
+@pytest.mark.parametrize("tracking_uri, store", [(None, True), ("http://127.0.0.1:5000", False)])
+def test_a_command_loads_the_workspace_before_its_flow_starts_and_creates_nothing(tmp_path, tracking_uri, store):
+    """workspaces.preload, which flows/cli.py calls before the flow run starts (a second of imports inside the flow
+    could add a second to it: workspaces.preload says why): the adapter, and MLflow's SQLite store unless a
+    server keeps the runs; nothing is created, since the flow may yet refuse its parameters."""
+    code = (
+        "import sys, workspaces; from workspaces.base import WorkspaceRef; "
+        f"workspaces.preload(WorkspaceRef(backend='local', directory={str(tmp_path / 'ws')!r}, "
+        f"tracking_uri={tracking_uri!r})); "
+        "print(sorted(m for m in ('workspaces.local.workspace', 'mlflow.store.tracking.sqlalchemy_store') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    expected = ["mlflow.store.tracking.sqlalchemy_store"] if store else []
+    assert loaded.stdout.strip() == str(expected + ["workspaces.local.workspace"])
+    assert not (tmp_path / "ws").exists()
