@@ -112,6 +112,11 @@ class FlowParameters(BaseModel):
         """The folders and files of this machine that the given arguments name."""
         raise NotImplementedError
 
+    @property
+    def workspace(self) -> WorkspaceRef:
+        """The workspace the flow opens."""
+        raise NotImplementedError
+
     def given(self, names: set[str]) -> dict[str, Any]:
         """The validated values of `names`, as plain JSON: what the command line hands the flow (and Prefect
         records as the run's parameters)."""

@@ -205,7 +205,7 @@ class WorkspaceTask:
 
     def __init__(self, prefect_task: Task):
         self.task = prefect_task
-        self.fn = prefect_task.fn.__wrapped__  # the plain function, as tests call it
+        self.fn = prefect_task.fn.__wrapped__  # type: ignore[attr-defined]  # the plain function (recording_code)
         self.name = prefect_task.name
 
     def bound(self, ws: WorkspaceRef) -> Task:

@@ -1,6 +1,6 @@
 """The pictures the Prefect UI shows (steps/digits.py, steps/charts.py): the tutorial's grid of sample digits, ten
-to a row, the same for the same seed, and the accuracy chart, each a PNG embedded as a data URI, a chart drawn once for its
-data."""
+to a row, the same for the same seed, and the accuracy chart, each a PNG embedded as a data URI, a chart drawn once
+for its data."""
 
 import base64
 import struct
