@@ -5,7 +5,8 @@
 # make lint   ruff (check and format check) and mypy, as CI runs them before the tests
 # make docs   serve docs/ on 127.0.0.1:8000 (make docs-check: mkdocs build --strict, as CI runs it)
 # make install-<extra>  add a backend's SDK, its extra (workspaces/backends.py): install-azure for --backend azureml
-#                       (SDK v1), install-azure-v2 for --backend azureml-v2 (SDK v2: azure-ai-ml)
+#                       (SDK v1), install-azure-v2 for --backend azureml-v2 (SDK v2: azure-ai-ml); install-team for
+#                       the team's MLflow server with basic authentication (docs/deployments-and-teams.md)
 # make serve  serve the champion with `mlflow models serve` on 127.0.0.1:5001 (MODEL=models:/sklearn_mnist/3, PORT=)
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
 # make bench-polling  measure what following N Azure ML runs costs in requests (benchmarks/polling.py)

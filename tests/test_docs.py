@@ -27,7 +27,14 @@ MAKE = re.compile(r"(?m)(?:^|`)make ([a-z][a-z0-9-]*[a-z0-9])\b(?!-)")
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]+)")
 FOREIGN_FLAGS = {  # flags of other tools the docs show, by tool
     "prefect": {"--all", "--pool", "--type", "--param", "--watch", "--no-prompt", "--host", "--port", "--from-file"},
-    "mlflow": {"--backend-store-uri", "--artifacts-destination", "--serve-artifacts", "--env-manager", "--host"},
+    "mlflow": {
+        "--backend-store-uri",
+        "--artifacts-destination",
+        "--serve-artifacts",
+        "--env-manager",
+        "--host",
+        "--app-name",
+    },
     "pip": {"--find-links", "--extra-index-url", "--dry-run"},
     "pytest (xdist)": {"--dist"},
     "mkdocs": {"--strict"},

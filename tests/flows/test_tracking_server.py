@@ -20,14 +20,11 @@ from workspaces.local.workspace import LocalWorkspace
 MLFLOW = str(Path(sys.executable).parent / "mlflow")
 
 
-@pytest.fixture
-def mlflow_server(tmp_path_factory):
-    """A server of the test's own: one test's tampering never reaches another's registry."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    command = [
+def server_command(folder: Path, port: int, *app: str) -> list[str]:
+    return [
         MLFLOW,
         "server",
+        *app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -40,6 +37,14 @@ def mlflow_server(tmp_path_factory):
         "--workers",
         "1",
     ]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path_factory):
+    """A server of the test's own: one test's tampering never reaches another's registry."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    command = server_command(folder, port)
     url = f"http://127.0.0.1:{port}"
     # its uvicorn waits, once told to stop, for the connections the test's MLflow clients keep open (16 s seen):
     # the server and its store are the test's alone, so it is not waited for long

@@ -16,6 +16,7 @@ import posixpath
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from mlflow import MlflowClient
 from mlflow.artifacts import download_artifacts
@@ -26,6 +27,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 
 from workspaces.base import JOB_KEY_TAG, MODEL_FILE
 from workspaces.local.servable import save_servable
+from workspaces.local.team_door import AtTheDoor
 from workspaces.locks import exclusive
 from workspaces.owners import OWNER_TAG, is_alive, process_identity
 from workspaces.paths import inside
@@ -43,7 +45,8 @@ class LocalTracking:
         self.uri = server or f"sqlite:///{self.folder / 'mlflow.db'}"
         self.locks = self.folder / "locks"
         with exclusive(self.locks / "mlflow.lock"):  # the first use creates the tables: one process at a time
-            self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            self.client = cast(MlflowClient, AtTheDoor(client, server)) if server else client
             self.client.search_experiments(max_results=1)
             self.client.search_registered_models(max_results=1)
 

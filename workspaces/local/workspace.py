@@ -74,6 +74,8 @@ class LocalWorkspace(LocalRegistry):
         opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
         self._tracking = opener.submit(contextvars.copy_context().run, self._open_tracking)
         opener.shutdown(wait=False)  # its one thread ends when the store is open
+        if tracking_uri is not None:  # a team's server that refuses this worker says so before anything is done
+            self._tracking.result()
 
     @classmethod
     def connect(cls, ref: WorkspaceRef) -> LocalWorkspace:
