@@ -20,6 +20,7 @@ from steps.download import download_files
 from tests.flows.flow_runs import run_flow
 from tests.idx_files import write_tiny_mnist
 from workspaces.errors import ConfigError
+from workspaces.marker import MARKER
 from workspaces.paths import component_problem
 
 PAYLOAD = b"echo owned\n"
@@ -79,6 +80,7 @@ def test_a_symlink_in_the_workspace_pointing_out_is_refused(prefect_api, mirror_
     outside.mkdir()
     link = workspace / planted
     link.parent.mkdir(parents=True)
+    (workspace / MARKER).touch()  # a workspace, with a link planted in it
     link.symlink_to(outside / Path(planted).name)
     if "." not in planted:  # a folder
         (outside / planted).mkdir()
