@@ -76,6 +76,13 @@ def build_parser(command: CommandLine = TRAINING) -> argparse.ArgumentParser:
             help="Instead of a run: rebuild that version of sklearn_mnist from what the registry recorded (code, "
             "data, rate, threads), unregistered, and say whether it is identical, equivalent or different.",
         )
+        parser.add_argument(
+            "--keep-reproduction",
+            action="store_true",
+            default=None,
+            help="With --reproduce: keep the rebuild's folder (its model, log and data, about 230 MB on MNIST) in "
+            "the workspace's reproductions/ after the verdict, instead of removing it.",
+        )
     for name, field in command.parameters.model_fields.items():
         flag = FLAGS.get(name, "--" + name.replace("_", "-"))
         help_text = (field.description or "").replace("%", "%%")
@@ -118,14 +125,18 @@ def flags_given(argv: list[str] | None, command: CommandLine) -> dict:
 
 
 def validated(given: dict, command: CommandLine) -> dict:
-    given.pop("reproduce", None)  # not a parameter of the flow: main() acts on it
+    if given.pop("keep_reproduction", None) and "reproduce" not in given:
+        raise ConfigError("--keep-reproduction keeps what --reproduce rebuilds: give it with --reproduce VERSION")
+    given.pop("reproduce", None)  # not a parameter of the flow, nor is --keep-reproduction: main() acts on them
     if "dataset" in given:
         given["dataset"] = read_dataset(given["dataset"])
     return command.parameters.from_flow(given).given(set(given))
 
 
-def reproduce_version(ref: str, params: Any) -> int:
-    """--reproduce: 0 when the rebuilt model is identical or equivalent, 1 when different (evidence printed)."""
+def reproduce_version(ref: str, params: Any, keep: bool = False) -> int:
+    """--reproduce: 0 when the rebuilt model is identical or equivalent, 1 when different (evidence printed).
+    The rebuild's folder is removed once the verdict is printed (it holds a copy of the data), unless `keep`."""
+    import shutil
     import time
     from importlib.metadata import version
 
@@ -139,8 +150,13 @@ def reproduce_version(ref: str, params: Any) -> int:
         raise ConfigError(f"--reproduce {ref!r}: expected a version number (such as 3) or an alias (such as champion)")
     folder = inside(params.workspace_dir, "reproductions", f"{ref}-{time.strftime('%Y%m%dT%H%M%S')}")
     here = {name: version(name) for name in LIBRARIES}
-    result = reproduce(workspaces.open_local(params.workspace), ref, folder, here)
-    print("\n".join([*result.evidence, result.verdict]))
+    try:
+        result = reproduce(workspaces.open_local(params.workspace), ref, folder, here)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    kept = [f"  kept in {folder}"] if keep and folder.exists() else []
+    print("\n".join([*result.evidence, *kept, result.verdict]))
     return 0 if result.reproduced else 1
 
 
@@ -174,10 +190,10 @@ def check_command_line(argv: list[str] | None = None, command: CommandLine = TRA
 def main(flow, argv: list[str] | None = None, command: CommandLine = TRAINING) -> int:
     try:
         given = flags_given(argv, command)
-        ref = given.get("reproduce")
+        ref, keep = given.get("reproduce"), bool(given.get("keep_reproduction"))
         arguments = validated(given, command)
         if ref is not None:
-            return reproduce_version(ref, command.parameters.from_flow(arguments))
+            return reproduce_version(ref, command.parameters.from_flow(arguments), keep)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

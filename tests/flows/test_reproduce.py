@@ -2,6 +2,7 @@
 every way that can fail reported as such; nothing registered, nothing added to the run history."""
 
 from importlib.metadata import version as installed
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +18,8 @@ def workspace(trained_workspace):
     return trained_workspace
 
 
-def reproduce(workspace, ref: str, capsys) -> tuple[int, list[str]]:
-    code = main(mnist_training, ["--reproduce", ref, "--workspace-dir", str(workspace)])
+def reproduce(workspace, ref: str, capsys, *flags: str) -> tuple[int, list[str]]:
+    code = main(mnist_training, ["--reproduce", ref, "--workspace-dir", str(workspace), *flags])
     captured = capsys.readouterr()
     return code, (captured.out + captured.err).strip().splitlines()
 
@@ -35,7 +36,15 @@ def test_a_version_rebuilds_identical_and_nothing_is_registered(workspace, capsy
     rebuilt, recorded = model_line.split()[3], model_line.split()[5]
     assert rebuilt == recorded
     assert len(model_versions(workspace)) == 1 and len(mlflow_runs(workspace)) == runs_before
-    assert len(list((workspace / "reproductions").glob("*/code/outputs/sklearn_mnist_model.pkl"))) == 1
+    assert not list((workspace / "reproductions").iterdir())  # its copy of the data gone with the verdict
+
+
+def test_a_kept_reproduction_is_where_it_says(workspace, capsys):
+    code, lines = reproduce(workspace, "1", capsys, "--keep-reproduction")
+    assert code == 0 and lines[-1] == "identical", lines
+    [kept] = [line.removeprefix("  kept in ") for line in lines if line.startswith("  kept in ")]
+    assert (Path(kept) / "code" / "outputs" / "sklearn_mnist_model.pkl").is_file()
+    assert [p.name for p in (workspace / "reproductions").iterdir()] == [Path(kept).name]
 
 
 def test_a_tampered_snapshot_is_reported_and_not_run(workspace, capsys):
@@ -119,3 +128,10 @@ def test_a_thread_count_tag_that_is_no_number_is_reported_and_not_used(workspace
     code, lines = reproduce(workspace, "1", capsys)
     assert "  BLAS threads: recorded as '1; touch /tmp/x', not a thread count; using 1" in lines
     assert code == 0 and lines[-1] == "identical", lines
+
+
+def test_keeping_a_reproduction_without_one_is_one_line(tmp_path, capsys):
+    code = main(mnist_training, ["--keep-reproduction", "--workspace-dir", str(tmp_path / "ws")])
+    assert code == 2 and capsys.readouterr().err.splitlines() == [
+        "error: --keep-reproduction keeps what --reproduce rebuilds: give it with --reproduce VERSION"
+    ]
