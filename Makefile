@@ -8,6 +8,8 @@
 #                       (SDK v1), install-azure-v2 for --backend azureml-v2 (SDK v2: azure-ai-ml); install-team for
 #                       the team's MLflow server with basic authentication (docs/deployments-and-teams.md)
 # make serve  serve the champion with `mlflow models serve` on 127.0.0.1:5001 (MODEL=models:/sklearn_mnist/3, PORT=)
+# make prune KEEP_DAYS=30  delete from Prefect's database the flow runs that ended more than KEEP_DAYS ago, with
+#             their logs and artifacts (Prefect's own vacuum; the temporary server never runs it: plumbing/prune.py)
 # make bench  measure the flow against the bare tutorial script (benchmarks/)
 # make bench-polling  measure what following N Azure ML runs costs in requests (benchmarks/polling.py)
 # make deploy the work pool, the deployments of prefect.yaml, and the automations (against PREFECT_API_URL)
@@ -22,7 +24,7 @@ BIN := $(VENV)/bin
 PINS := $(shell cat requirements/constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
 INSTALL = $(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e
 
-.PHONY: install azurite run serve test test-fast lint docs docs-check deploy automations bench bench-polling clean
+.PHONY: install azurite run serve test test-fast lint docs docs-check deploy automations prune bench bench-polling clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mnist-flow needs Python 3.11 (the Azure ML SDK v1 stops there); set PYTHON=python3.11")'
@@ -63,6 +65,10 @@ run: $(VENV)/.base-$(PINS)
 WORKSPACE ?= $(or $(MNIST_FLOW_WORKSPACE),.workspace)
 MODEL ?= models:/sklearn_mnist@champion
 PORT ?= 5001
+KEEP_DAYS ?= 30
+prune: $(VENV)/.base-$(PINS)
+	$(BIN)/python -m plumbing.prune --keep-days $(KEEP_DAYS)
+
 serve: $(VENV)/.base-$(PINS)
 	PATH="$(abspath $(BIN)):$$PATH" MLFLOW_TRACKING_URI="sqlite:///$(abspath $(WORKSPACE))/mlflow.db" \
 		$(BIN)/mlflow models serve -m "$(MODEL)" --env-manager local -h 127.0.0.1 -p $(PORT)
