@@ -3,7 +3,8 @@
 Cached steps do not run, so they cannot publish anything; this last, uncached step renders their values
 into artifacts with stable keys: sample-digits, training-metrics, accuracy-vs-regularization,
 confusion-matrix, model-card, model-link, champion-history (a table and a chart of every version) and
-run-summary (what ran, what was cached, where the model is). A chart is drawn once for its data and its code
+run-summary (what ran, what was cached, where the model is); a picture that its key's latest version already
+holds is linked, not sent again (plumbing/pictures.py). A chart is drawn once for its data and its code
 and kept in the workspace's reports/charts/: a cached run reads it back (drawing both took a third of a second
 and more of every warm run, docs/benchmarks.md).
 """
@@ -13,18 +14,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_image_artifact,
-    create_link_artifact,
-    create_markdown_artifact,
-    create_table_artifact,
-)
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
 
 import workspaces
+from plumbing.pictures import publish_picture
 from plumbing.step_code import code_hash
 from steps.baseline import BaselineResult
 from steps.charts import accuracy_chart_png, data_uri, png_file_uri
@@ -84,7 +81,7 @@ def publish_champion_history(ws: WorkspaceRef, name: str) -> None:
         key="champion-history",
         description=f"Every version of {name}: its date, accuracy, regularization, data, and when it was champion",
     )
-    create_image_artifact(
+    publish_picture(
         chart(ws, history_chart_png, versions),
         key="champion-history-chart",
         description=f"Test accuracy of every version of {name}; the stars were champion",
@@ -102,13 +99,13 @@ def publish_report(
     steps: list[str],
 ) -> None:
     """Every artifact of the run; `steps` are the flow's steps in its order (the run summary's rows)."""
-    create_image_artifact(png_file_uri(sample_png), key="sample-digits", description="30 random training digits")
+    publish_picture(png_file_uri(sample_png), key="sample-digits", description="30 random training digits")
     create_table_artifact(
         metrics_rows(results, baseline, model),
         key="training-metrics",
         description="Test accuracy of every training run and of the local baseline",
     )
-    create_image_artifact(
+    publish_picture(
         chart(ws, accuracy_chart_png, results, baseline.accuracy),
         key="accuracy-vs-regularization",
         description="Test accuracy against regularization rate",

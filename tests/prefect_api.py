@@ -1,11 +1,13 @@
 """Reading back what Prefect recorded about a flow run: task states, log lines, artifacts."""
 
+import re
 from collections import defaultdict
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
+    ArtifactFilterId,
     FlowRunFilter,
     FlowRunFilterId,
     LogFilter,
@@ -29,6 +31,11 @@ ARTIFACT_KEYS = {
     "download-progress",
     "training-progress",
 }
+PICTURE_KEYS = {"sample-digits", "accuracy-vs-regularization", "champion-history-chart"}
+# a link artifact's data (create_link_artifact): its text names the key, its URL the version's page
+LINKED = re.compile(
+    r"\[(?P<key>[a-z-]+): the same picture as its latest version\]\((?P<url>\S+/artifacts/artifact/[0-9a-f-]+)\)"
+)
 # seconds for what Prefect records after the flow (states, logs shipped in batches): a loaded CI machine is slow at
 # it, and a wait that is met early costs nothing
 PATIENCE = 60
@@ -69,9 +76,39 @@ def log_lines(flow_run_id, expect: str | None = None) -> list[str]:
     return [record.message for record in log_records(flow_run_id, expect)]
 
 
-def artifacts(flow_run_id) -> dict[str, object]:
+def all_artifacts(flow_run_id) -> list:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
+        return client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    return {artifact.key: artifact for artifact in found if artifact.key}
+
+
+def artifacts(flow_run_id) -> dict[str, object]:
+    return {artifact.key: artifact for artifact in all_artifacts(flow_run_id) if artifact.key}
+
+
+def linked_pictures(flow_run_id) -> dict[str, str]:
+    """The pictures the run linked instead of sending them again (plumbing/pictures.py): key -> the link."""
+    linked = {}
+    for artifact in all_artifacts(flow_run_id):
+        found = LINKED.fullmatch(str(artifact.data)) if not artifact.key else None
+        if found:
+            linked[found["key"]] = found["url"]
+    return linked
+
+
+def published(flow_run_id) -> set[str]:
+    """The keys the run published: its keyed artifacts, and the pictures it linked."""
+    return set(artifacts(flow_run_id)) | set(linked_pictures(flow_run_id))
+
+
+def artifact_data(artifact_id: str):
+    with get_client(sync_client=True) as client:
+        [found] = client.read_artifacts(artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id])))
+    return found.data
+
+
+def picture_version(flow_run_id, key: str) -> str:
+    """The id of the artifact version that holds the run's picture `key`: its own, or the one it links."""
+    own = artifacts(flow_run_id).get(key)
+    return str(own.id) if own is not None else linked_pictures(flow_run_id)[key].rsplit("/", 1)[-1]

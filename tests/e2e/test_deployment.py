@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect-stack")]  # one 
 def test_a_deployment_run_completes_with_its_artifacts_and_the_runs_log_lines(prefect_stack, completed_runs):
     first = completed_runs[0]
     assert first.state_name == "Completed"
-    assert set(on(prefect_stack, prefect_api.artifacts, first.id)) >= prefect_api.ARTIFACT_KEYS
+    assert on(prefect_stack, prefect_api.published, first.id) >= prefect_api.ARTIFACT_KEYS
     card = on(prefect_stack, prefect_api.artifacts, first.id)["model-card"].data
     assert "# Model card: sklearn_mnist version 1 (champion)" in card and "784 float pixels in 0..1" in card
     lines = on(prefect_stack, prefect_api.log_lines, first.id, expect="[reg-0.4] Accuracy is")

@@ -5,7 +5,19 @@ import json
 import pytest
 
 from tests.flows.flow_runs import edit_train_script, flow_run_id, mlflow_runs, model_versions, run_flow
-from tests.prefect_api import ARTIFACT_KEYS, artifacts, log_lines, log_records, task_runs, task_states
+from tests.prefect_api import (
+    ARTIFACT_KEYS,
+    PICTURE_KEYS,
+    artifact_data,
+    artifacts,
+    linked_pictures,
+    log_lines,
+    log_records,
+    picture_version,
+    published,
+    task_runs,
+    task_states,
+)
 from workspaces.marker import MARKER
 
 CACHED_STEPS = ("download_mnist", "look_at_digits", "upload_data", "train_baseline", "submit_training", "register_best")
@@ -27,7 +39,7 @@ def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
     }
     lines = log_lines(flow_run_id(first), expect="[reg-0.8] Accuracy is")
     assert any(line.startswith("[reg-0.8] Train a logistic regression model") for line in lines)
-    assert set(artifacts(flow_run_id(first))) >= ARTIFACT_KEYS
+    assert published(flow_run_id(first)) >= ARTIFACT_KEYS
     # the run's own process, with scikit-learn and MLflow loaded, measured when it ended (wait4)
     assert mlflow_runs(tmp_path / "ws")[0].data.metrics["peak_memory_mb"] > 50
     assert "peak memory (MB)" in artifacts(flow_run_id(first))["training-metrics"].data
@@ -41,7 +53,13 @@ def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
     assert {step: states[step] for step in CACHED_STEPS} == {step: ["Cached"] for step in CACHED_STEPS}
     assert len(mirror.requests) == fetched  # nothing downloaded
     assert len(mlflow_runs(tmp_path / "ws")) == 1  # no new MLflow run
-    assert ARTIFACT_KEYS - {"download-progress"} <= set(artifacts(flow_run_id(second)))
+    assert ARTIFACT_KEYS - {"download-progress"} <= published(flow_run_id(second))
+    # the same pictures: linked, not sent again, to the versions that hold them
+    assert set(linked_pictures(flow_run_id(second))) == PICTURE_KEYS
+    for key in PICTURE_KEYS:
+        version = picture_version(flow_run_id(second), key)
+        assert version == picture_version(flow_run_id(first), key)
+        assert str(artifact_data(version)).startswith("data:image/png;base64,")
     assert "found compute target 'cpu-cluster'" in " ".join(log_lines(flow_run_id(second), expect="found compute"))
 
 

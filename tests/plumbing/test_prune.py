@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
+from flows.cli import TEMPORARY_SERVER_DEFAULTS
 from tests.conftest import PROJECT
 
 A_FLOW = """
@@ -30,7 +31,7 @@ for n in (1, 2):
 def in_profile(home, *command: str) -> subprocess.CompletedProcess:
     """`command` with Prefect's profile in `home` and no server named: the temporary server, as `make run` has."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(TEMPORARY_SERVER_DEFAULTS, PREFECT_HOME=str(home))  # its start given 120 s, as the command does
     return subprocess.run(command, env=env, cwd=PROJECT, capture_output=True, text=True, timeout=300)
 
 
