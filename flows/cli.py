@@ -9,6 +9,7 @@ temporary server itself when no Prefect server is configured, and stops it on ev
 """
 
 import argparse
+import concurrent.futures.thread
 import contextlib
 import json
 import os
@@ -227,8 +228,20 @@ def settle(seconds: float) -> None:
     most `seconds`, so that the command's line is its last: Python would wait for them after it anyway."""
     deadline = time.monotonic() + seconds
     for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
+        if thread is not threading.current_thread() and not thread.daemon and ends_by_itself(thread):
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def ends_by_itself(thread: threading.Thread) -> bool:
+    """False for a worker of a thread pool still open: it waits for work until Python exits and tells it to stop.
+    MLflow keeps such a pool per artifact repository; joined, its idle workers held the command's last line for
+    the whole minute (seen in a cold run, measured with py-spy). A pool that was shut down, as the workspace's
+    store opener is, ends its workers once their work is done, and is waited for. (CPython's own fields: a pool
+    worker runs concurrent.futures.thread._worker with a weak reference to its pool first.)"""
+    if getattr(thread, "_target", None) is not concurrent.futures.thread._worker:
+        return True
+    pool = thread._args[0]()  # type: ignore[attr-defined]
+    return pool is None or pool._shutdown
 
 
 def run_to_the_end(flow, arguments: dict, command: CommandLine, terminal) -> tuple[int, str]:

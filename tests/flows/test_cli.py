@@ -4,14 +4,16 @@ The bad-input table is checked in-process (the parser and messages are the same 
 per case); a few cases run as real processes, as a user types them, to show the wiring holds end to end.
 """
 
+import concurrent.futures
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from flows.cli import check_command_line
+from flows.cli import check_command_line, settle
 from tests.conftest import PROJECT
 from tests.flows.flow_runs import MAIN, flow_command
 
@@ -202,3 +204,28 @@ def test_a_successful_run_prints_no_error_cold_or_warm(processes, mirror, tiny_d
         assert result.returncode == 0, output[-3000:]
         assert "registered model sklearn_mnist version 1" in output
         assert [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line] == [], attempt
+
+
+def test_the_last_line_waits_for_the_flows_threads_but_not_for_an_open_pools_idle_workers(monkeypatch):
+    """A cold run printed its last line a minute after its flow ended: `settle` joined the idle workers of a
+    pool MLflow keeps open, which end only when Python exits. It still waits for a thread at work and for a pool
+    that was shut down (the workspace's store opener)."""
+    joined = []
+    monkeypatch.setattr(threading.Thread, "join", lambda thread, timeout=None: joined.append(thread.name))
+    release = threading.Event()
+    open_pool = concurrent.futures.ThreadPoolExecutor(1, "still-open")
+    open_pool.submit(lambda: None).result()  # its worker is idle now, and stays
+    closing = concurrent.futures.ThreadPoolExecutor(1, "shut-down")
+    closing.submit(release.wait)
+    closing.shutdown(wait=False)
+    working = threading.Thread(target=release.wait, name="at-work")
+    working.start()
+    try:
+        settle(seconds=60)
+    finally:
+        release.set()
+        monkeypatch.undo()
+        working.join()
+        open_pool.shutdown()
+    assert "at-work" in joined and "shut-down_0" in joined
+    assert "still-open_0" not in joined
