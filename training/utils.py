@@ -8,6 +8,8 @@ bytes) instead of returning garbage; `load_split` adds the checks that need both
 This module runs on the compute (it is uploaded with train.py): it imports numpy and the standard library only.
 """
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import os
@@ -70,32 +72,70 @@ def image_shape(filename):
     return struct.unpack(">II", header[8:16])
 
 
+PARSED_DIR_VARIABLE = "MNIST_FLOW_PARSED_DIR"  # where a compute keeps parsed arrays; unset: beside the data
+
+
 def load_split(data_folder, split, dtype=np.float32):
     """Images scaled to 0..1 (pixels divided by 255) and labels 0..9 of `split` ('train' or 'test').
 
     Reads the tutorial's datastore names (`train-images.gz`, ...). float32 halves the memory and, with
     scikit-learn's lbfgs, gives the same accuracy as float64 in about half the time (see benchmarks/).
 
-    The parsed arrays are kept beside the files, in `.parsed/`, named by the sha256 of the two files' contents,
-    and memory-mapped by the next reader: a sweep's runs decompress and scale the data once, not once each,
-    and share its pages. Where the folder cannot be written (a read-only mount), nothing is kept.
+    The parsed arrays are kept in `.parsed/` beside the files (or in the folder MNIST_FLOW_PARSED_DIR names: the
+    local workspace points its runs at the one copy its flow keeps), named by the sha256 of the two files'
+    contents, and memory-mapped by the next reader: a sweep's runs decompress and scale the data once, not once
+    each, and share its pages. Readers that start together wait for the first one's parse rather than each
+    parsing. Where the folder cannot be written (a read-only mount), nothing is kept.
     """
     images_file = os.path.join(data_folder, f"{split}-images.gz")
     labels_file = os.path.join(data_folder, f"{split}-labels.gz")
-    kept = parsed_paths(data_folder, images_file, labels_file, np.dtype(dtype))
-    if kept is not None and all(os.path.exists(path) for path in kept):
-        images, labels = (np.load(path, mmap_mode="r") for path in kept)
-        if images.shape == (len(labels), MNIST_SHAPE[0] * MNIST_SHAPE[1]):
-            return images, labels
+    parsed_dir = os.environ.get(PARSED_DIR_VARIABLE) or os.path.join(data_folder, ".parsed")
+    kept = parsed_paths(parsed_dir, images_file, labels_file, np.dtype(dtype))
+    if kept is None:
+        return parse(images_file, labels_file, dtype)
+    with parsing_alone(kept[0]):
+        found = read_kept(kept)
+        if found is not None:
+            return found
+        scaled, labels = parse(images_file, labels_file, dtype)
+        keep(kept, scaled, labels)
+        return scaled, labels
+
+
+def parse(images_file, labels_file, dtype):
     images, labels = load_pair(images_file, labels_file)
     scaled = images.astype(dtype)
     scaled /= 255.0
-    if kept is not None:
-        keep(kept, scaled, labels)
     return scaled, labels
 
 
-def parsed_paths(data_folder, images_file, labels_file, dtype):
+def read_kept(kept):
+    """The kept arrays, memory-mapped, or None if they are not all there (or were removed meanwhile)."""
+    try:
+        images, labels = (np.load(path, mmap_mode="r") for path in kept)
+    except (OSError, ValueError):
+        return None
+    return (images, labels) if images.shape == (len(labels), MNIST_SHAPE[0] * MNIST_SHAPE[1]) else None
+
+
+@contextlib.contextmanager
+def parsing_alone(path):
+    """Hold an exclusive lock beside `path` while it is looked for and, if missing, made; none if the folder
+    cannot be written (the reader then parses for itself)."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when a killed reader's process ends
+        yield
+    finally:
+        os.close(lock)
+
+
+def parsed_paths(parsed_dir, images_file, labels_file, dtype):
     """Where the parsed arrays of these two files are kept, or None if either file is missing."""
     digest = hashlib.sha256()
     try:
@@ -104,7 +144,7 @@ def parsed_paths(data_folder, images_file, labels_file, dtype):
                 digest.update(hashlib.sha256(raw.read()).digest())
     except OSError:
         return None
-    stem = os.path.join(data_folder, ".parsed", f"{digest.hexdigest()[:32]}-{dtype.name}")
+    stem = os.path.join(parsed_dir, f"{digest.hexdigest()[:32]}-{dtype.name}")
     return f"{stem}-images.npy", f"{stem}-labels.npy"
 
 

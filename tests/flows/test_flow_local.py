@@ -30,6 +30,9 @@ def test_a_full_run_then_an_all_cached_rerun(flow, mirror, tmp_path):
     assert (version.name, version.version, version.champion) == ("sklearn_mnist", "1", True)
     assert (tmp_path / "ws" / MARKER).is_file()  # the folder says it is a workspace (workspaces/marker.py)
     assert version.accuracy > 0.9 and version.tags["regularization_rate"] == "0.8"
+    # one copy of the parsed arrays in the workspace: the run read the one the baseline keeps beside the downloads
+    assert len(list((tmp_path / "ws" / "downloads" / ".parsed").glob("*.npy"))) == 4  # train and test
+    assert not (tmp_path / "ws" / "datastore" / "mnist" / ".parsed").exists()
     assert set(version.tags) >= {
         "run_id",
         "data_sha256",

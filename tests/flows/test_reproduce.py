@@ -58,9 +58,9 @@ def test_a_tampered_snapshot_is_reported_and_not_run(workspace, capsys):
 
 
 def test_the_rebuild_parses_the_checked_files_not_the_arrays_kept_beside_them(workspace, capsys):
-    """The parsed arrays a run keeps in the datastore's .parsed/ folder carry no recorded hash: changed, they
+    """The parsed arrays the runs read (the one copy, beside the downloads) carry no recorded hash: changed, they
     would make a rebuild train on other data. The rebuild reads its own checked copy of the files instead."""
-    kept = sorted((workspace / "datastore" / "mnist" / ".parsed").glob("*-images.npy"))
+    kept = sorted((workspace / "downloads" / ".parsed").glob("*-images.npy"))
     assert kept, "the runs keep their parsed arrays beside the data"
     for images in kept:
         array = np.load(images, mmap_mode="r+")

@@ -110,3 +110,45 @@ def test_gzip_member_cut_short_is_refused(tmp_path):
     path.write_bytes(gzip.compress(idx_images(np.zeros((5, 28, 28))))[:-20])
     with pytest.raises(IdxFormatError, match="not a readable gzip file"):
         load_data(path)
+
+
+def test_the_folder_a_compute_names_keeps_one_copy_for_every_folder_of_the_same_files(tmp_path, monkeypatch):
+    """The local workspace points its runs at the arrays its flow keeps beside the downloads: the datastore's
+    copy of the same files (same contents, so the same name) is read from there, and nothing is kept beside it."""
+    images, labels = synthetic_digits(20, seed=0)
+    for folder in ("downloads", "datastore"):
+        (tmp_path / folder).mkdir()
+        write_split(tmp_path / folder, "train", images, labels)
+    first, _ = load_split(tmp_path / "downloads", "train")
+    monkeypatch.setenv("MNIST_FLOW_PARSED_DIR", str(tmp_path / "downloads" / ".parsed"))
+    again, again_labels = load_split(tmp_path / "datastore", "train")
+    assert isinstance(again, np.memmap) and np.array_equal(again, first) and np.array_equal(again_labels, labels)
+    assert not (tmp_path / "datastore" / ".parsed").exists()
+
+
+def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path):
+    """A sweep's first runs start at once: the second waits for the first's arrays rather than parsing again.
+    Here the test is the first reader: it holds the lock, a reader starts, and the arrays the test then keeps
+    (blank digits, so they can be told from a parse) are what that reader returns."""
+    import fcntl
+    import threading
+
+    from training.utils import keep, parsed_paths
+
+    images, labels = synthetic_digits(20, seed=0)
+    write_split(tmp_path, "train", images, labels)
+    kept = parsed_paths(
+        str(tmp_path / ".parsed"),
+        str(tmp_path / "train-images.gz"),
+        str(tmp_path / "train-labels.gz"),
+        np.dtype(np.float32),
+    )
+    (tmp_path / ".parsed").mkdir()
+    read = {}
+    with open(f"{kept[0]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        reader = threading.Thread(target=lambda: read.update(X=load_split(tmp_path, "train")[0]))
+        reader.start()
+        keep(kept, np.zeros((20, 784), np.float32), labels)
+    reader.join()
+    assert isinstance(read["X"], np.memmap) and not read["X"].any()

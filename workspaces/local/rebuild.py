@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from training.utils import PARSED_DIR_VARIABLE
 from workspaces.base import MODEL_FILE, ModelVersion, Rebuilt, sha256_of_mapping
 from workspaces.errors import DataError
 from workspaces.files import SOURCE_IGNORE, sha256_file, sha256_tree
@@ -108,5 +109,6 @@ def copy_data(source: Path, dest: Path, recorded: str) -> Path:
 
 
 def base_env() -> dict[str, str]:
-    """What the rebuild's process inherits: this environment without a run's MLflow settings."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    """What the rebuild's process inherits: this environment without a run's MLflow settings, nor a folder of
+    parsed arrays (the rebuild parses its own checked copy of the files)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") and k != PARSED_DIR_VARIABLE}

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from training.utils import PARSED_DIR_VARIABLE
 from workspaces.base import (
     JOB_KEY_TAG,
     MODEL_FILE,
@@ -69,6 +70,8 @@ class LocalWorkspace(LocalRegistry):
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
         write_bytes_atomically(self.path("locks", "writable"), b"\0" * 65536)
         self.compute = LocalCompute(self.path("compute"), self.path("locks", "compute.lock"))
+        for earlier in self.path("datastore").glob("*/.parsed"):  # an earlier version's second copy (210 MB)
+            shutil.rmtree(earlier, ignore_errors=True)  # the runs now read the one beside the downloads
         # MLflow takes seconds to load and, in a new workspace, to create its tables: let that happen while
         # the flow downloads and looks at the data; the first step that needs the run history waits for it
         opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
@@ -164,6 +167,8 @@ class LocalWorkspace(LocalRegistry):
             snapshot(Path(job.source_dir), run_dir, job.source_hash)
             handle = RunHandle(run_id=run_id, name=job.run_name, job=job, url=self._run_url(experiment_id, run_id))
             env = {"MLFLOW_TRACKING_URI": self.tracking.uri, "MLFLOW_RUN_ID": run_id}
+            # one copy of the parsed arrays in the workspace: the one the flow's own steps keep beside the downloads
+            env[PARSED_DIR_VARIABLE] = str(self.path("downloads", ".parsed"))
             env.update(dict.fromkeys(THREAD_VARIABLES, str(compute.threads_here())))
             local_runs.launch(handle, run_dir, job.data.mount, slot, env)
         except BaseException:

@@ -157,3 +157,16 @@ def test_a_command_loads_the_workspace_before_its_flow_starts_and_creates_nothin
     expected = ["mlflow.store.tracking.sqlalchemy_store"] if store else []
     assert loaded.stdout.strip() == str(expected + ["workspaces.local.workspace"])
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_second_copy_of_the_parsed_arrays_an_earlier_version_kept_is_removed_at_open(tmp_path):
+    """An earlier version kept the parsed arrays beside the datastore's files too (210 MB on MNIST); the runs now
+    read the one copy beside the downloads, so the next flow to open the workspace lets the other go."""
+    LocalWorkspace(tmp_path / "ws")
+    earlier = tmp_path / "ws" / "datastore" / "mnist" / ".parsed"
+    earlier.mkdir(parents=True)
+    (earlier / "b240b2816607a6c77f1ccf0317218b2a-float32-images.npy").write_bytes(b"\0" * 1024)
+    (tmp_path / "ws" / "datastore" / "mnist" / "train-images.gz").write_bytes(b"kept")
+    LocalWorkspace(tmp_path / "ws")
+    assert not earlier.exists()
+    assert (tmp_path / "ws" / "datastore" / "mnist" / "train-images.gz").read_bytes() == b"kept"
