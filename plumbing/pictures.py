@@ -4,6 +4,7 @@ cached run: sent again they were 135 KB of the 177 KB an all-cached run added to
 (docs/benchmarks.md). The key's page (Artifacts, in the UI) still shows the picture as its latest version; the
 run's page lists the link, whose text and description name the key."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from prefect.artifacts import create_image_artifact, create_link_artifact
@@ -18,14 +19,26 @@ def artifact_page(artifact_id: UUID) -> str | None:
     return f"{base.rstrip('/')}/artifacts/artifact/{artifact_id}" if base else None
 
 
-def publish_picture(uri: str, key: str, description: str) -> None:
+@dataclass(frozen=True)
+class Picture:
+    uri: str  # a data URI (or a file's)
+    key: str
+    description: str
+
+
+def publish_pictures(*pictures: Picture) -> None:
+    """Each picture, sent or linked; the latest versions of all their keys read in one request."""
     with get_client(sync_client=True) as client:
         latest = client.read_latest_artifacts(
-            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key])), limit=1
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[p.key for p in pictures])),
+            limit=len(pictures),
         )
-    page = artifact_page(latest[0].latest_id) if latest and latest[0].data == uri else None
-    if page is None:
-        create_image_artifact(uri, key=key, description=description)
-        return
-    same = f"{key}: the same picture as its latest version"  # the run page's card shows a keyless one's description
-    create_link_artifact(page, link_text=same, description=f"{same}. {description}")
+    held = {collection.key: collection for collection in latest}
+    for picture in pictures:
+        found = held.get(picture.key)
+        page = artifact_page(found.latest_id) if found is not None and found.data == picture.uri else None
+        if page is None:
+            create_image_artifact(picture.uri, key=picture.key, description=picture.description)
+            continue
+        same = f"{picture.key}: the same picture as its latest version"  # a keyless card shows its description
+        create_link_artifact(page, link_text=same, description=f"{same}. {picture.description}")

@@ -21,7 +21,7 @@ from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
 
 import workspaces
-from plumbing.pictures import publish_picture
+from plumbing.pictures import Picture, publish_pictures
 from plumbing.step_code import code_hash
 from steps.baseline import BaselineResult
 from steps.charts import accuracy_chart_png, data_uri, png_file_uri
@@ -72,8 +72,9 @@ def chart(ws: WorkspaceRef, draw: Callable[..., bytes], *data) -> str:
     return data_uri(png)
 
 
-def publish_champion_history(ws: WorkspaceRef, name: str) -> None:
-    """Every registered version of `name` and when each was champion: the trend, without MLflow or the studio."""
+def publish_champion_history(ws: WorkspaceRef, name: str) -> Picture:
+    """Every registered version of `name` and when each was champion: the trend, without MLflow or the studio.
+    The table is published; the chart is returned, to be published with the run's other pictures."""
     workspace = workspaces.open_workspace(ws)
     versions = workspace.model_versions(name)
     create_table_artifact(
@@ -81,7 +82,7 @@ def publish_champion_history(ws: WorkspaceRef, name: str) -> None:
         key="champion-history",
         description=f"Every version of {name}: its date, accuracy, regularization, data, and when it was champion",
     )
-    publish_picture(
+    return Picture(
         chart(ws, history_chart_png, versions),
         key="champion-history-chart",
         description=f"Test accuracy of every version of {name}; the stars were champion",
@@ -99,16 +100,10 @@ def publish_report(
     steps: list[str],
 ) -> None:
     """Every artifact of the run; `steps` are the flow's steps in its order (the run summary's rows)."""
-    publish_picture(png_file_uri(sample_png), key="sample-digits", description="30 random training digits")
     create_table_artifact(
         metrics_rows(results, baseline, model),
         key="training-metrics",
         description="Test accuracy of every training run and of the local baseline",
-    )
-    publish_picture(
-        chart(ws, accuracy_chart_png, results, baseline.accuracy),
-        key="accuracy-vs-regularization",
-        description="Test accuracy against regularization rate",
     )
     create_markdown_artifact(confusion_markdown(model.confusion), key="confusion-matrix")
     create_markdown_artifact(model_card(model), key="model-card")
@@ -119,7 +114,16 @@ def publish_report(
             key="model-link",
             description="The registered model's run (MLflow UI or Azure ML studio)",
         )
-    publish_champion_history(ws, model.version.name)
+    history_chart = publish_champion_history(ws, model.version.name)
+    publish_pictures(
+        Picture(png_file_uri(sample_png), key="sample-digits", description="30 random training digits"),
+        Picture(
+            chart(ws, accuracy_chart_png, results, baseline.accuracy),
+            key="accuracy-vs-regularization",
+            description="Test accuracy against regularization rate",
+        ),
+        history_chart,
+    )
     summary = summary_markdown(step_states(), steps, ws, compute, model)
     create_markdown_artifact(summary, key="run-summary")
     get_run_logger().info("\n%s", summary)
