@@ -14,7 +14,8 @@ from mlflow import MlflowClient
 from mlflow.server import get_app_client
 from prefect.client.orchestration import get_client
 
-from tests.flows.flow_runs import flow_run_id
+from tests.flows.flow_runs import flow_command, flow_run_id
+from tests.flows.test_failures_at_the_terminal import run as run_at_the_terminal
 from tests.flows.test_tracking_server import server_command
 from tests.prefect_api import artifacts, log_lines
 from tests.servers import free_port, serving
@@ -116,3 +117,19 @@ def test_the_team_server_lets_in_its_users_only_and_no_password_is_written(flow,
     assert granted.is_completed(), granted.message
     assert len(client.search_model_versions("name='sklearn_mnist'")) == 2
     assert teammate not in everything_the_flow_left(granted, tmp_path / "ws-teammate", client)
+
+
+def test_a_worker_the_team_server_refuses_reads_one_line_at_the_terminal(
+    subprocess_env, mirror, tiny_data, tmp_path, team_server
+):
+    """The command as a worker runs it, with a wrong password in its environment: exit 2, one `error:` line that
+    says what to set, no traceback, the password nowhere, and nothing downloaded."""
+    url, _, _ = team_server
+    password = secrets.token_urlsafe(16)
+    env = {**subprocess_env, "MLFLOW_TRACKING_USERNAME": "worker", "MLFLOW_TRACKING_PASSWORD": password}
+    status, lines = run_at_the_terminal(flow_command(tmp_path, mirror.url, tiny_data[1], "--tracking-uri", url), env)
+    assert status == 2, lines[-5:]
+    assert lines[-1].startswith("error: ") and "did not let this worker in (401" in lines[-1]
+    assert "MLFLOW_TRACKING_PASSWORD" in lines[-1]
+    assert password not in "\n".join(lines)
+    assert not mirror.requests and not (tmp_path / "ws" / "downloads").exists()
