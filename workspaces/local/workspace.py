@@ -72,13 +72,14 @@ class LocalWorkspace(LocalRegistry):
         self.compute = LocalCompute(self.path("compute"), self.path("locks", "compute.lock"))
         for earlier in self.path("datastore").glob("*/.parsed"):  # an earlier version's second copy (210 MB)
             shutil.rmtree(earlier, ignore_errors=True)  # the runs now read the one beside the downloads
-        # MLflow takes seconds to load and, in a new workspace, to create its tables: let that happen while
-        # the flow downloads and looks at the data; the first step that needs the run history waits for it
-        opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
-        self._tracking = opener.submit(contextvars.copy_context().run, self._open_tracking)
-        opener.shutdown(wait=False)  # its one thread ends when the store is open
+        self._tracking: concurrent.futures.Future[LocalTracking] = concurrent.futures.Future()
         if tracking_uri is not None:  # a team's server that refuses this worker says so before anything is done
-            self._tracking.result()
+            self._tracking.set_result(self._open_tracking())
+        else:  # MLflow takes seconds to load and, in a new workspace, to create its tables: let that happen
+            # while the flow downloads and looks at the data; the first step that needs the run history waits
+            opener = concurrent.futures.ThreadPoolExecutor(1, "mlflow-store")
+            self._tracking = opener.submit(contextvars.copy_context().run, self._open_tracking)
+            opener.shutdown(wait=False)  # its one thread ends when the store is open
 
     @classmethod
     def connect(cls, ref: WorkspaceRef) -> LocalWorkspace:
