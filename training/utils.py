@@ -121,18 +121,19 @@ def read_kept(kept):
 @contextlib.contextmanager
 def parsing_alone(path):
     """Hold an exclusive lock beside `path` while it is looked for and, if missing, made; none if the folder
-    cannot be written (the reader then parses for itself)."""
+    cannot be written or its file system has no locks (a read-only or blob mount: the reader parses for itself)."""
+    lock = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        yield
-        return
-    try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when a killed reader's process ends
+    except OSError:
+        pass
+    try:
         yield
     finally:
-        os.close(lock)
+        if lock is not None:
+            os.close(lock)
 
 
 def parsed_paths(parsed_dir, images_file, labels_file, dtype):

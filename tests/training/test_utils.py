@@ -152,3 +152,18 @@ def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path):
         keep(kept, np.zeros((20, 784), np.float32), labels)
     reader.join()
     assert isinstance(read["X"], np.memmap) and not read["X"].any()
+
+
+def test_a_file_system_without_locks_is_read_all_the_same(tmp_path, monkeypatch):
+    """A blob mount may refuse flock (ENOLCK): the reader parses for itself, and keeps what it parsed."""
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    images, labels = synthetic_digits(20, seed=0)
+    write_split(tmp_path, "test", images, labels)
+    X, y = load_split(tmp_path, "test")
+    assert np.array_equal(y, labels) and np.array_equal(X * 255, images.reshape(20, 784))
+    assert isinstance(load_split(tmp_path, "test")[0], np.memmap)
