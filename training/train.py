@@ -18,7 +18,7 @@ import joblib
 import mlflow
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from utils import load_split
+from utils import PARSED_DIR_VARIABLE, load_split
 
 MODEL_FILE = os.path.join("outputs", "sklearn_mnist_model.pkl")
 
@@ -40,9 +40,11 @@ def main():
     data_folder = mnist_folder(args.data_folder)
     print("Data folder:", data_folder)
 
-    # pixels divided by 255: the model's input contract is 784 floats in 0..1
-    X_train, y_train = load_split(data_folder, "train")
-    X_test, y_test = load_split(data_folder, "test")
+    # pixels divided by 255: the model's input contract is 784 floats in 0..1; parsed once for a whole sweep,
+    # kept where the local workspace says (unset on Azure ML: beside the data)
+    parsed_dir = os.environ.get(PARSED_DIR_VARIABLE)
+    X_train, y_train = load_split(data_folder, "train", parsed_dir=parsed_dir)
+    X_test, y_test = load_split(data_folder, "test", parsed_dir=parsed_dir)
     print(X_train.shape, y_train.shape, X_test.shape, y_test.shape, sep="\n")
 
     with mlflow.start_run():

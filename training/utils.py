@@ -72,24 +72,24 @@ def image_shape(filename):
     return struct.unpack(">II", header[8:16])
 
 
-PARSED_DIR_VARIABLE = "MNIST_FLOW_PARSED_DIR"  # where a compute keeps parsed arrays; unset: beside the data
+PARSED_DIR_VARIABLE = "MNIST_FLOW_PARSED_DIR"  # train.py's parsed_dir, set by the local workspace for its runs
 
 
-def load_split(data_folder, split, dtype=np.float32):
+def load_split(data_folder, split, dtype=np.float32, parsed_dir=None):
     """Images scaled to 0..1 (pixels divided by 255) and labels 0..9 of `split` ('train' or 'test').
 
     Reads the tutorial's datastore names (`train-images.gz`, ...). float32 halves the memory and, with
     scikit-learn's lbfgs, gives the same accuracy as float64 in about half the time (see benchmarks/).
 
-    The parsed arrays are kept in `.parsed/` beside the files (or in the folder MNIST_FLOW_PARSED_DIR names: the
-    local workspace points its runs at the one copy its flow keeps), named by the sha256 of the two files'
+    The parsed arrays are kept in `parsed_dir`, else in `.parsed/` beside the files (the local workspace points its
+    runs at the one copy its flow keeps, through train.py), named by the sha256 of the two files'
     contents, and memory-mapped by the next reader: a sweep's runs decompress and scale the data once, not once
     each, and share its pages. Readers that start together wait for the first one's parse rather than each
     parsing. Where the folder cannot be written (a read-only mount), nothing is kept.
     """
     images_file = os.path.join(data_folder, f"{split}-images.gz")
     labels_file = os.path.join(data_folder, f"{split}-labels.gz")
-    parsed_dir = os.environ.get(PARSED_DIR_VARIABLE) or os.path.join(data_folder, ".parsed")
+    parsed_dir = parsed_dir or os.path.join(data_folder, ".parsed")
     kept = parsed_paths(parsed_dir, images_file, labels_file, np.dtype(dtype))
     if kept is None:
         return parse(images_file, labels_file, dtype)

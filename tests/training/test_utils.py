@@ -112,27 +112,45 @@ def test_gzip_member_cut_short_is_refused(tmp_path):
         load_data(path)
 
 
-def test_the_folder_a_compute_names_keeps_one_copy_for_every_folder_of_the_same_files(tmp_path, monkeypatch):
-    """The local workspace points its runs at the arrays its flow keeps beside the downloads: the datastore's
+def test_the_folder_a_compute_names_keeps_one_copy_for_every_folder_of_the_same_files(tmp_path):
+    """The local workspace points its runs (train.py) at the arrays its flow keeps beside the downloads: the datastore's
     copy of the same files (same contents, so the same name) is read from there, and nothing is kept beside it."""
     images, labels = synthetic_digits(20, seed=0)
     for folder in ("downloads", "datastore"):
         (tmp_path / folder).mkdir()
         write_split(tmp_path / folder, "train", images, labels)
     first, _ = load_split(tmp_path / "downloads", "train")
-    monkeypatch.setenv("MNIST_FLOW_PARSED_DIR", str(tmp_path / "downloads" / ".parsed"))
-    again, again_labels = load_split(tmp_path / "datastore", "train")
+    again, again_labels = load_split(
+        tmp_path / "datastore", "train", parsed_dir=str(tmp_path / "downloads" / ".parsed")
+    )
     assert isinstance(again, np.memmap) and np.array_equal(again, first) and np.array_equal(again_labels, labels)
     assert not (tmp_path / "datastore" / ".parsed").exists()
 
 
-def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path):
-    """A sweep's first runs start at once: the second waits for the first's arrays rather than parsing again.
-    Here the test is the first reader: it holds the lock, a reader starts, and the arrays the test then keeps
-    (blank digits, so they can be told from a parse) are what that reader returns."""
-    import fcntl
-    import threading
+def waits_for_the_lock(reader, seconds: float = 120) -> None:
+    """Until the kernel lists the reader as blocked on a flock (a `->` line of /proc/locks): it is waiting."""
+    import time
+    from pathlib import Path
 
+    deadline = time.monotonic() + seconds
+    while not any(
+        fields[1] == "->" and fields[5] == str(reader.pid)
+        for fields in map(str.split, Path("/proc/locks").read_text().splitlines())
+    ):
+        assert reader.poll() is None, "the reader ended without waiting for the lock"
+        assert time.monotonic() < deadline, f"process {reader.pid} never waited for the lock"
+        time.sleep(0.05)
+
+
+def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path):
+    """A sweep's first runs start at once, each its own process: the second waits for the first's arrays rather
+    than parsing again. Here the test is the first reader: it holds the lock, a reader process starts, and the
+    arrays the test keeps once the reader waits (blank digits, so they can be told from a parse) are what it returns."""
+    import fcntl
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
     from training.utils import keep, parsed_paths
 
     images, labels = synthetic_digits(20, seed=0)
@@ -144,14 +162,18 @@ def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path):
         np.dtype(np.float32),
     )
     (tmp_path / ".parsed").mkdir()
-    read = {}
+    reading = (
+        "import sys; from training.utils import load_split; X = load_split(sys.argv[1], 'train')[0]; print(X.any())"
+    )
     with open(f"{kept[0]}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        reader = threading.Thread(target=lambda: read.update(X=load_split(tmp_path, "train")[0]))
-        reader.start()
+        reader = subprocess.Popen(
+            [sys.executable, "-c", reading, str(tmp_path)], cwd=PROJECT, stdout=subprocess.PIPE, text=True
+        )
+        waits_for_the_lock(reader)
         keep(kept, np.zeros((20, 784), np.float32), labels)
-    reader.join()
-    assert isinstance(read["X"], np.memmap) and not read["X"].any()
+    assert reader.communicate(timeout=120)[0].strip() == "False"  # the blank digits the test kept, not a parse
+    assert reader.returncode == 0
 
 
 def test_a_file_system_without_locks_is_read_all_the_same(tmp_path, monkeypatch):
@@ -167,3 +189,13 @@ def test_a_file_system_without_locks_is_read_all_the_same(tmp_path, monkeypatch)
     X, y = load_split(tmp_path, "test")
     assert np.array_equal(y, labels) and np.array_equal(X * 255, images.reshape(20, 784))
     assert isinstance(load_split(tmp_path, "test")[0], np.memmap)
+
+
+def test_a_stray_parsed_dir_variable_does_not_move_what_the_flow_keeps(tmp_path, monkeypatch):
+    """MNIST_FLOW_PARSED_DIR is for train.py on the local compute; left in a person's shell, it is not where the
+    flow's own steps write (nor what they trust): they keep beside their data."""
+    monkeypatch.setenv("MNIST_FLOW_PARSED_DIR", str(tmp_path / "elsewhere"))
+    images, labels = synthetic_digits(20, seed=0)
+    write_split(tmp_path, "test", images, labels)
+    load_split(tmp_path, "test")
+    assert len(list((tmp_path / ".parsed").glob("*.npy"))) == 2 and not (tmp_path / "elsewhere").exists()
