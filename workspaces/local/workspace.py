@@ -70,8 +70,7 @@ class LocalWorkspace(LocalRegistry):
         # a write probe: an unwritable or full workspace fails here, clearly, before anything is done
         write_bytes_atomically(self.path("locks", "writable"), b"\0" * 65536)
         self.compute = LocalCompute(self.path("compute"), self.path("locks", "compute.lock"))
-        for earlier in self.path("datastore").glob("*/.parsed"):  # an earlier version's second copy (210 MB)
-            shutil.rmtree(earlier, ignore_errors=True)  # the runs now read the one beside the downloads
+        self._remove_earlier_parsed_copies()
         self._tracking: concurrent.futures.Future[LocalTracking] = concurrent.futures.Future()
         if tracking_uri is not None:  # a team's server that refuses this worker says so before anything is done
             self._tracking.set_result(self._open_tracking())
@@ -102,6 +101,14 @@ class LocalWorkspace(LocalRegistry):
         for run_id in tracking.mark_orphans_killed():
             log.warning("run %s was left running by a flow that no longer exists; marked KILLED", run_id)
         return tracking
+
+    def _remove_earlier_parsed_copies(self) -> None:
+        """An earlier version kept the parsed arrays beside the datastore's files too (210 MB on MNIST); the runs now
+        read the one copy beside the downloads. Only real folders of the workspace: never through a symlink."""
+        for target in self.path("datastore").iterdir():
+            earlier = target / ".parsed"
+            if not target.is_symlink() and not earlier.is_symlink() and earlier.is_dir():
+                shutil.rmtree(earlier, ignore_errors=True)
 
     def path(self, *names: str) -> Path:
         """A path of the workspace; WorkspaceError if names, or a symlink in the workspace, lead outside it."""

@@ -170,3 +170,14 @@ def test_the_second_copy_of_the_parsed_arrays_an_earlier_version_kept_is_removed
     LocalWorkspace(tmp_path / "ws")
     assert not earlier.exists()
     assert (tmp_path / "ws" / "datastore" / "mnist" / "train-images.gz").read_bytes() == b"kept"
+
+
+def test_removing_the_earlier_copy_never_follows_a_symlink_out_of_the_workspace(tmp_path):
+    """A datastore target planted as a symlink to a folder elsewhere: that folder's .parsed is not the workspace's."""
+    LocalWorkspace(tmp_path / "ws")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".parsed").mkdir(parents=True)
+    (elsewhere / ".parsed" / "someone-elses.npy").write_bytes(b"theirs")
+    (tmp_path / "ws" / "datastore" / "planted").symlink_to(elsewhere, target_is_directory=True)
+    LocalWorkspace(tmp_path / "ws")
+    assert (elsewhere / ".parsed" / "someone-elses.npy").read_bytes() == b"theirs"
