@@ -142,10 +142,11 @@ def waits_for_the_lock(reader, seconds: float = 120) -> None:
         time.sleep(0.05)
 
 
-def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path):
+def test_readers_that_start_together_wait_for_the_first_ones_parse(tmp_path, processes):
     """A sweep's first runs start at once, each its own process: the second waits for the first's arrays rather
-    than parsing again. Here the test is the first reader: it holds the lock, a reader process starts, and the
-    arrays the test keeps once the reader waits (blank digits, so they can be told from a parse) are what it returns."""
+    than parsing again. Here the test is the first reader: it holds the lock, a reader process starts (hence
+    `processes`: the slow tier), and the arrays the test keeps once the reader waits (blank digits, so they can be
+    told from a parse) are what it returns."""
     import fcntl
     import subprocess
     import sys
